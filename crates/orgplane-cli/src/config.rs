@@ -1,0 +1,101 @@
+//! orgplane's configuration, layered with figment.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address the server listens on.
+    pub listen: String,
+    /// `postgres://…` to use PostgreSQL; unset for embedded SQLite in `data_dir`.
+    pub database_url: Option<String>,
+    /// Where the embedded SQLite database lives.
+    pub data_dir: PathBuf,
+    /// `open` (anyone may sign up) or `closed`.
+    pub signup: Signup,
+    /// `text` or `json` logs.
+    pub log_format: LogFormat,
+    /// A tracing filter such as `info` or `orgplane_server=debug` (RUST_LOG overrides it).
+    pub log_level: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Signup {
+    Open,
+    Closed,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".into(),
+            database_url: None,
+            data_dir: PathBuf::from("./orgplane-data"),
+            signup: Signup::Open,
+            log_format: LogFormat::Text,
+            log_level: "info".into(),
+        }
+    }
+}
+
+/// Environment variables that are not configuration keys (the config file's own path, and
+/// test settings) and must not trip `deny_unknown_fields`.
+const NOT_CONFIG_KEYS: &[&str] = &["config", "test_postgres_url"];
+
+impl Config {
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let file = file
+            .map(Path::to_path_buf)
+            .or_else(|| std::env::var_os("ORGPLANE_CONFIG").map(PathBuf::from))
+            .or_else(|| Some(PathBuf::from("orgplane.toml")).filter(|p| p.exists()));
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = &file {
+            anyhow::ensure!(
+                file.exists(),
+                "configuration file {} does not exist",
+                file.display()
+            );
+            figment = figment.merge(Toml::file(file));
+        }
+        figment = figment
+            .merge(Env::prefixed("ORGPLANE_").filter(|k| !NOT_CONFIG_KEYS.contains(&k.as_str())));
+        Ok(figment.extract()?)
+    }
+
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) if !url.is_empty() => url.clone(),
+            _ => orgplane_store::sqlite_url(&self.data_dir),
+        }
+    }
+
+    pub fn server(&self) -> orgplane_server::ServerConfig {
+        orgplane_server::ServerConfig {
+            signup_open: self.signup == Signup::Open,
+        }
+    }
+}
+
+pub fn init_logging(config: &Config) {
+    use tracing_subscriber::EnvFilter;
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log_level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match config.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}

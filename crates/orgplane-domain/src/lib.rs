@@ -1,0 +1,13 @@
+//! The rules of orgplane, with no I/O: identifiers, validation, roles, who may do what, and the
+//! secret handling (password hashes, token hashes). Storage and HTTP live in other crates and
+//! call in here; nothing in here knows about SQL or status codes.
+
+pub mod access;
+pub mod error;
+pub mod ids;
+pub mod model;
+pub mod secret;
+pub mod timefmt;
+pub mod validate;
+
+pub use error::{Error, Result};

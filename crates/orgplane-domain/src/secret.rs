@@ -1,0 +1,123 @@
+//! Secrets: passwords are hashed with Argon2id; API tokens are 32 random bytes shown once and
+//! stored only as a SHA-256 hash plus their last 4 characters.
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+/// Argon2id with the crate's defaults (m=19 MiB, t=2, p=1), in PHC string form. CPU-bound:
+/// async callers run it on a blocking thread.
+pub fn hash_password(password: &str) -> String {
+    let salt = SaltString::generate(&mut rand::rngs::OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .expect("argon2 with default parameters cannot fail")
+        .to_string()
+}
+
+pub fn verify_password(password: &str, phc: &str) -> bool {
+    PasswordHash::new(phc).is_ok_and(|h| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
+}
+
+/// A hash of a fixed password, verified against when the user does not exist so that a
+/// sign-in for an unknown email costs the same time as a wrong password.
+pub fn dummy_password_hash() -> &'static str {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| hash_password("not-a-real-password-Aa1!"))
+}
+
+/// What kind of bearer secret a token is. The prefix makes leaked tokens recognisable to
+/// secret scanners and tells at a glance what a token is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    Personal,
+    Temporary,
+    Refresh,
+}
+
+impl TokenKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::Personal => "personal",
+            TokenKind::Temporary => "temporary",
+            TokenKind::Refresh => "refresh",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "personal" => Some(TokenKind::Personal),
+            "temporary" => Some(TokenKind::Temporary),
+            "refresh" => Some(TokenKind::Refresh),
+            _ => None,
+        }
+    }
+
+    fn prefix(self) -> &'static str {
+        match self {
+            TokenKind::Personal => "opp_",
+            TokenKind::Temporary => "opt_",
+            TokenKind::Refresh => "opr_",
+        }
+    }
+
+    /// Temporary tokens live 2 hours, as Spot's do.
+    pub const TEMPORARY_TTL_MS: i64 = 2 * 60 * 60 * 1000;
+    /// A refresh token outlives its access token so a client can keep a session for a day.
+    pub const REFRESH_TTL_MS: i64 = 24 * 60 * 60 * 1000;
+}
+
+/// A freshly minted token: the secret (shown once), its hash and its last 4 characters.
+#[derive(Debug)]
+pub struct NewToken {
+    pub secret: String,
+    pub hash: String,
+    pub last_digits: String,
+}
+
+pub fn new_token(kind: TokenKind) -> NewToken {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let secret = format!("{}{}", kind.prefix(), hex::encode(bytes));
+    let last_digits = secret[secret.len() - 4..].to_string();
+    NewToken {
+        hash: token_hash(&secret),
+        secret,
+        last_digits,
+    }
+}
+
+pub fn token_hash(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn password_hash_is_argon2id_and_verifies() {
+        let h = hash_password("Sup3r$ecret");
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify_password("Sup3r$ecret", &h));
+        assert!(!verify_password("Sup3r$ecreT", &h));
+        assert!(!verify_password("x", "not a hash"));
+    }
+
+    #[test]
+    fn tokens_are_random_and_only_hash_is_kept() {
+        let a = new_token(TokenKind::Personal);
+        let b = new_token(TokenKind::Personal);
+        assert_ne!(a.secret, b.secret);
+        assert!(a.secret.starts_with("opp_"));
+        assert_eq!(a.secret.len(), 4 + 64);
+        assert_eq!(a.hash, token_hash(&a.secret));
+        assert_eq!(a.hash.len(), 64);
+        assert!(a.secret.ends_with(&a.last_digits));
+    }
+}

@@ -1,0 +1,149 @@
+//! The HTTP API. Modules mirror Spot's URL tree: `setup/organization.rs` serves
+//! `/setup/organization…`, `setup/account.rs` serves `/setup/account…`. orgplane's own additions
+//! (`/auth`, `/oauth`) sit beside them and use the same envelope.
+//!
+//! Every route is registered through `routes!`, which reads the handler's `#[utoipa::path]`; a
+//! route therefore cannot exist without its OpenAPI entry.
+
+pub mod auth;
+pub mod docs;
+pub mod oauth;
+pub mod ops;
+pub mod setup;
+
+use crate::AppState;
+use serde::Serialize;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "orgplane",
+        description = "Self-hostable control plane for organizations and accounts, compatible with Spot's /setup API. \
+                       Every response, success or error, is Spot's envelope `{request, response}`; success is always HTTP 200.",
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "operations", description = "Health and readiness"),
+        (name = "auth", description = "Sign-up and tokens"),
+        (name = "organizations", description = "Spot /setup/organization"),
+        (name = "accounts", description = "Spot /setup/account"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// All API routes with their OpenAPI description. Each `routes!` call groups the handlers of
+/// one path.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(ops::healthz))
+        .routes(routes!(ops::readyz))
+        .routes(routes!(auth::register))
+        .routes(routes!(auth::create_token, auth::list_tokens))
+        .routes(routes!(auth::delete_token))
+        .routes(routes!(oauth::token))
+        .routes(routes!(
+            setup::organization::create,
+            setup::organization::list
+        ))
+        .routes(routes!(
+            setup::organization::get,
+            setup::organization::update,
+            setup::organization::delete
+        ))
+        .routes(routes!(setup::account::create, setup::account::list))
+        .routes(routes!(
+            setup::account::get,
+            setup::account::update,
+            setup::account::delete
+        ))
+}
+
+// ---- Envelope shapes, for the OpenAPI document only (`crate::envelope` renders them). ----
+
+/// The `request` half of every response.
+#[derive(Serialize, ToSchema)]
+pub struct RequestInfo {
+    /// UUID of this request, also sent as `X-Request-Id`.
+    pub id: String,
+    /// Path and query of the request.
+    pub url: String,
+    pub method: String,
+    /// `YYYY-MM-DDTHH:MM:SS.sssZ`.
+    pub timestamp: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Status {
+    /// Equal to the HTTP status.
+    pub code: u16,
+    /// The reason phrase, e.g. `OK`.
+    pub message: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ItemsResponse<T> {
+    pub status: Status,
+    /// A `spotinst:…` type tag for the items.
+    pub kind: String,
+    pub items: Vec<T>,
+    /// Number of items.
+    pub count: usize,
+}
+
+/// A successful response carrying items.
+#[derive(Serialize, ToSchema)]
+pub struct Items<T> {
+    pub request: RequestInfo,
+    pub response: ItemsResponse<T>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct StatusResponse {
+    pub status: Status,
+}
+
+/// A successful action response (update, delete): the status alone.
+#[derive(Serialize, ToSchema)]
+pub struct Done {
+    pub request: RequestInfo,
+    pub response: StatusResponse,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorItem {
+    /// Machine-readable code, e.g. `ValidationError`, `Account_DOESNT_EXIST`.
+    pub code: String,
+    pub message: String,
+    /// Where the fault is, e.g. `body.account.name` or `query.accountId`.
+    pub field: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorResponse {
+    pub status: Status,
+    /// Absent on 401.
+    pub errors: Option<Vec<ErrorItem>>,
+}
+
+/// Any error: 400, 401, 403, 404, 405, 413 or 500.
+#[derive(Serialize, ToSchema)]
+pub struct Failure {
+    pub request: RequestInfo,
+    pub response: ErrorResponse,
+}

@@ -1,0 +1,189 @@
+//! `POST /oauth/token`: temporary tokens, shaped as Spot's OAuth responses.
+
+use super::{Failure, Items};
+use crate::AppState;
+use crate::envelope::Reply;
+use crate::error::ApiResult;
+use crate::extract::{FormOrJson, NoParams, Query};
+use axum::extract::State;
+use orgplane_domain::ids::{OrgId, UserId};
+use orgplane_domain::secret::{self, TokenKind};
+use orgplane_domain::{Error, validate};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Form-encoded or JSON. `grant_type` is `password` (with `username`, `password`, optional
+/// `organizationId`) or `refresh_token` (with `refresh_token`).
+#[derive(Deserialize, ToSchema)]
+pub struct TokenRequest {
+    #[serde(alias = "grantType")]
+    pub grant_type: String,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// The organization the token acts in; the person's first organization when absent.
+    #[serde(alias = "organization_id", rename = "organizationId")]
+    #[schema(value_type = Option<String>)]
+    pub organization_id: Option<OrgIdInput>,
+    #[serde(alias = "refreshToken")]
+    pub refresh_token: Option<String>,
+}
+
+/// Organization ids arrive as text (forms) or numbers (JSON).
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub enum OrgIdInput {
+    Text(String),
+    Number(i64),
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TemporaryToken {
+    pub access_token: String,
+    /// Always `bearer`.
+    pub token_type: &'static str,
+    /// Seconds: 7200.
+    pub expires_in: i64,
+    /// Exchange it once for a new pair with `grant_type=refresh_token`.
+    pub refresh_token: String,
+}
+
+fn invalid_grant(message: &str) -> Error {
+    Error::invalid("INVALID_GRANT", "body.grant_type", message)
+}
+
+/// Issues a temporary token (2 hours) and a single-use refresh token.
+#[utoipa::path(post, path = "/oauth/token", tag = "auth", request_body = TokenRequest,
+    responses((status = 200, body = Items<TemporaryToken>), (status = 400, body = Failure)))]
+pub async fn token(
+    State(state): State<AppState>,
+    _: Query<NoParams>,
+    FormOrJson(req): FormOrJson<TokenRequest>,
+) -> ApiResult<Reply> {
+    let (user, org) = match req.grant_type.as_str() {
+        "password" => password_grant(&state, &req).await?,
+        "refresh_token" => {
+            let refresh = req.refresh_token.as_deref().ok_or_else(|| {
+                Error::validation("body.refresh_token", "\"refresh_token\" is required")
+            })?;
+            let (user, org) = state
+                .store
+                .redeem_refresh_token(&secret::token_hash(refresh))
+                .await?
+                .ok_or_else(|| {
+                    invalid_grant("the refresh token is unknown, expired or already used")
+                })?;
+            // The person may have left the organization since.
+            state
+                .store
+                .find_membership(&user, org)
+                .await?
+                .ok_or_else(|| {
+                    invalid_grant("the refresh token is unknown, expired or already used")
+                })?;
+            (user, org)
+        }
+        _ => {
+            return Err(Error::validation(
+                "body.grant_type",
+                "\"grant_type\" must be password or refresh_token",
+            )
+            .into());
+        }
+    };
+    let now = orgplane_store::now_ms();
+    let access = secret::new_token(TokenKind::Temporary);
+    let refresh = secret::new_token(TokenKind::Refresh);
+    let store = &state.store;
+    store
+        .insert_token(
+            TokenKind::Temporary,
+            &user,
+            org,
+            None,
+            &access,
+            Some(now + TokenKind::TEMPORARY_TTL_MS),
+        )
+        .await?;
+    store
+        .insert_token(
+            TokenKind::Refresh,
+            &user,
+            org,
+            None,
+            &refresh,
+            Some(now + TokenKind::REFRESH_TTL_MS),
+        )
+        .await?;
+    Ok(Reply::item(
+        "spotinst:oauth2:token",
+        TemporaryToken {
+            access_token: access.secret,
+            token_type: "bearer",
+            expires_in: TokenKind::TEMPORARY_TTL_MS / 1000,
+            refresh_token: refresh.secret,
+        },
+    ))
+}
+
+async fn password_grant(state: &AppState, req: &TokenRequest) -> Result<(UserId, OrgId), Error> {
+    let username = req
+        .username
+        .as_deref()
+        .ok_or_else(|| Error::validation("body.username", "\"username\" is required"))?;
+    let password = req
+        .password
+        .clone()
+        .ok_or_else(|| Error::validation("body.password", "\"password\" is required"))?;
+    let org_id = match &req.organization_id {
+        None => None,
+        Some(OrgIdInput::Text(s)) => Some(OrgId::parse(s).map_err(|e| e.in_field("body"))?),
+        Some(OrgIdInput::Number(n)) => {
+            Some(OrgId::parse(&n.to_string()).map_err(|e| e.in_field("body"))?)
+        }
+    };
+    let bad_credentials = || {
+        Error::invalid(
+            "INVALID_CREDENTIALS",
+            "body.username",
+            "wrong email or password",
+        )
+    };
+    // An unknown email still pays for one hash verification, so timing does not reveal it.
+    let credentials = match validate::email("body.username", username) {
+        Ok(email) => state.store.find_credentials(&email.key).await?,
+        Err(_) => None,
+    };
+    let phc = credentials
+        .as_ref()
+        .and_then(|c| c.password_hash.clone())
+        .unwrap_or_else(|| secret::dummy_password_hash().to_string());
+    let verified = tokio::task::spawn_blocking(move || secret::verify_password(&password, &phc))
+        .await
+        .map_err(Error::internal)?;
+    let user = match credentials {
+        Some(c) if verified && c.password_hash.is_some() => c.user_id,
+        _ => return Err(bad_credentials()),
+    };
+    let memberships = state.store.list_memberships(&user).await?;
+    let org = match org_id {
+        Some(id) => memberships
+            .iter()
+            .find(|m| m.organization.id == id)
+            .map(|m| m.organization.id)
+            .ok_or_else(|| {
+                Error::invalid(
+                    "NOT_A_MEMBER",
+                    "body.organizationId",
+                    "you are not a member of this organization",
+                )
+            })?,
+        None => memberships
+            .first()
+            .map(|m| m.organization.id)
+            .ok_or_else(|| {
+                Error::rule("NO_ORGANIZATION", "this user belongs to no organization")
+            })?,
+    };
+    Ok((user, org))
+}

@@ -1,0 +1,247 @@
+//! `/setup/account` (spot-api.md §3.2, A1–A5).
+
+use super::super::{Done, Failure, Items};
+use crate::AppState;
+use crate::envelope::Reply;
+use crate::error::ApiResult;
+use crate::extract::{Auth, Body, NoParams, PathParam, Query, QueryParams};
+use axum::extract::State;
+use orgplane_domain::access::{Action, Caller, Grant, authorize};
+use orgplane_domain::ids::AccountId;
+use orgplane_domain::model::Account;
+use orgplane_domain::timefmt::to_spot;
+use orgplane_domain::{Error, validate};
+use orgplane_store::AccountVisibility;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+const KIND: &str = "spotinst:setup:account";
+
+#[derive(Deserialize, ToSchema)]
+pub struct CreateAccountRequest {
+    pub account: CreateAccountFields,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct CreateAccountFields {
+    /// Must contain at least one letter; need not be unique.
+    pub name: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct UpdateAccountRequest {
+    pub account: UpdateAccountFields,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateAccountFields {
+    pub name: Option<String>,
+    /// Slack incoming-webhook URLs; `null` leaves them unchanged.
+    pub slack_notification_channels: Option<Vec<String>>,
+}
+
+/// An account. `organizationId` is a **string** here, as in Spot; `id` equals `accountId`.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountItem {
+    pub id: String,
+    pub account_id: String,
+    pub name: String,
+    pub organization_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider_external_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cloud_provider: Option<String>,
+    pub slack_notification_channels: Vec<String>,
+    pub is_default: bool,
+    /// `YYYY-MM-DDTHH:MM:SS.sssZ`.
+    pub created_at: String,
+}
+
+impl From<Account> for AccountItem {
+    fn from(a: Account) -> Self {
+        AccountItem {
+            id: a.id.to_string(),
+            account_id: a.id.to_string(),
+            name: a.name,
+            organization_id: a.organization_id.to_string(),
+            provider_external_id: a.provider_external_id,
+            cloud_provider: a.cloud_provider,
+            slack_notification_channels: a.slack_channels,
+            is_default: a.is_default,
+            created_at: to_spot(a.created_at),
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ListParams {
+    /// Only accounts linked to this cloud account (AWS account number, Azure subscription, GCP project).
+    pub cloud_account_id: Option<String>,
+    /// Older alias of `cloudAccountId`.
+    pub aws_account_id: Option<String>,
+}
+
+impl QueryParams for ListParams {
+    const ALLOWED: &'static [&'static str] = &["cloudAccountId", "awsAccountId"];
+}
+
+/// Creates an account in the caller's organization (admins only).
+#[utoipa::path(post, path = "/setup/account", tag = "accounts", request_body = CreateAccountRequest, security(("bearer" = [])),
+    responses((status = 200, body = Items<AccountItem>), (status = 400, body = Failure), (status = 401, body = Failure), (status = 403, body = Failure)))]
+pub async fn create(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    _: Query<NoParams>,
+    Body(req): Body<CreateAccountRequest>,
+) -> ApiResult<Reply> {
+    authorize(&caller, Action::CreateAccount, Grant::Organization)?;
+    let name = validate::entity_name("body.account.name", &req.account.name)?;
+    let account = state.store.create_account(caller.org_id, &name).await?;
+    Ok(Reply::item(KIND, AccountItem::from(account)))
+}
+
+/// The organization's accounts: all of them for admins, the attached ones for other members.
+#[utoipa::path(get, path = "/setup/account", tag = "accounts", security(("bearer" = [])),
+    params(("cloudAccountId" = Option<String>, Query, description = "Filter by linked cloud account id"),
+           ("accountId" = Option<String>, Query, description = "Accepted and ignored: the whole organization is listed")),
+    responses((status = 200, body = Items<AccountItem>), (status = 400, body = Failure), (status = 401, body = Failure)))]
+pub async fn list(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    q: Query<ListParams>,
+) -> ApiResult<Reply> {
+    authorize(&caller, Action::ListAccounts, Grant::Organization)?;
+    let visibility = if caller.is_admin() {
+        AccountVisibility::All
+    } else {
+        AccountVisibility::AttachedTo(&caller.user_id)
+    };
+    let filter = q
+        .params
+        .cloud_account_id
+        .as_deref()
+        .or(q.params.aws_account_id.as_deref());
+    let accounts = state
+        .store
+        .list_accounts(caller.org_id, visibility, filter)
+        .await?;
+    Ok(Reply::items(
+        KIND,
+        accounts.into_iter().map(AccountItem::from),
+    ))
+}
+
+/// One account.
+#[utoipa::path(get, path = "/setup/account/{accountId}", tag = "accounts", security(("bearer" = [])),
+    params(("accountId" = String, Path, description = "act- + 8 hex")),
+    responses((status = 200, body = Items<AccountItem>), (status = 400, body = Failure), (status = 401, body = Failure), (status = 403, body = Failure), (status = 404, body = Failure)))]
+pub async fn get(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    _: Query<NoParams>,
+    PathParam(id): PathParam,
+) -> ApiResult<Reply> {
+    let account = authorized_account(&state, &caller, &id, Action::DescribeAccount).await?;
+    Ok(Reply::item(KIND, AccountItem::from(account)))
+}
+
+/// Renames an account and/or sets its Slack channels (admins only).
+#[utoipa::path(put, path = "/setup/account/{accountId}", tag = "accounts", request_body = UpdateAccountRequest,
+    security(("bearer" = [])), params(("accountId" = String, Path, description = "act- + 8 hex")),
+    responses((status = 200, body = Done), (status = 400, body = Failure), (status = 401, body = Failure), (status = 403, body = Failure), (status = 404, body = Failure)))]
+pub async fn update(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    _: Query<NoParams>,
+    PathParam(id): PathParam,
+    Body(req): Body<UpdateAccountRequest>,
+) -> ApiResult<Reply> {
+    let account = authorized_account(&state, &caller, &id, Action::UpdateAccount).await?;
+    let name = req
+        .account
+        .name
+        .as_deref()
+        .map(|n| validate::entity_name("body.account.name", n))
+        .transpose()?;
+    let slack = req
+        .account
+        .slack_notification_channels
+        .map(|channels| {
+            channels
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    validate::webhook_url(
+                        &format!("body.account.slackNotificationChannels[{i}]"),
+                        c,
+                    )
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()?;
+    state
+        .store
+        .update_account(
+            caller.org_id,
+            &account.id,
+            name.as_deref(),
+            slack.as_deref(),
+        )
+        .await?;
+    Ok(Reply::Done)
+}
+
+/// Deletes an account (admins only). The default account cannot be deleted.
+#[utoipa::path(delete, path = "/setup/account/{accountId}", tag = "accounts", security(("bearer" = [])),
+    params(("accountId" = String, Path, description = "act- + 8 hex")),
+    responses((status = 200, body = Done), (status = 400, body = Failure), (status = 401, body = Failure), (status = 403, body = Failure), (status = 404, body = Failure)))]
+pub async fn delete(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    _: Query<NoParams>,
+    PathParam(id): PathParam,
+) -> ApiResult<Reply> {
+    let account = authorized_account(&state, &caller, &id, Action::DeleteAccount).await?;
+    state
+        .store
+        .delete_account(caller.org_id, &account.id)
+        .await?;
+    Ok(Reply::Done)
+}
+
+/// Loads an account of the caller's organization and checks the caller may perform `action`
+/// on it. Accounts of other organizations do not exist as far as the caller can tell.
+async fn authorized_account(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    action: Action,
+) -> Result<Account, Error> {
+    let id = AccountId::parse(id).map_err(|e| e.in_field("path"))?;
+    let account = state
+        .store
+        .find_account(caller.org_id, &id)
+        .await?
+        .ok_or_else(|| {
+            Error::not_found(
+                "Account_DOESNT_EXIST",
+                "path.accountId",
+                "account not found",
+            )
+        })?;
+    let grant = if caller.is_admin() {
+        Grant::Organization
+    } else {
+        Grant::Account(
+            state
+                .store
+                .account_role(caller.org_id, &account.id, &caller.user_id)
+                .await?,
+        )
+    };
+    authorize(caller, action, grant)?;
+    Ok(account)
+}

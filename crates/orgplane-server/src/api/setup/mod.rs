@@ -1,0 +1,4 @@
+//! Spot's `/setup` tree.
+
+pub mod account;
+pub mod organization;

@@ -1,0 +1,183 @@
+//! `/setup/organization` (spot-api.md §3.1).
+//!
+//! Routes with an organization id in the path address that organization explicitly and are
+//! authorised by the caller's own role in it (the Spot SDK creates an organization and deletes it
+//! with the same token). Everything else acts in the organization the token is bound to.
+
+use super::super::{Done, Failure, Items};
+use crate::AppState;
+use crate::envelope::Reply;
+use crate::error::ApiResult;
+use crate::extract::{Auth, Body, NoParams, PathParam, Query};
+use axum::extract::State;
+use orgplane_domain::access::{Action, Caller, Grant, authorize};
+use orgplane_domain::ids::OrgId;
+use orgplane_domain::model::Membership;
+use orgplane_domain::timefmt::to_spot;
+use orgplane_domain::{Error, validate};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+const KIND: &str = "spotinst:setup:organization";
+
+#[derive(Deserialize, ToSchema)]
+pub struct OrganizationRequest {
+    pub organization: OrganizationFields,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct OrganizationFields {
+    /// Must contain at least one letter.
+    pub name: String,
+}
+
+/// The create response: `organizationId` is an **integer** here, as in Spot.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedOrganization {
+    pub organization_id: i64,
+    pub organization_name: String,
+}
+
+/// An organization as one of its members sees it.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrganizationItem {
+    /// 12 digits, as a string.
+    pub organization_id: String,
+    pub name: String,
+    pub division: Option<String>,
+    /// `Name-Division` when there is a division.
+    pub display_name: String,
+    pub plan: String,
+    /// The caller's role: `admin` or `member`.
+    pub role: &'static str,
+    pub created_at: String,
+}
+
+impl From<Membership> for OrganizationItem {
+    fn from(m: Membership) -> Self {
+        OrganizationItem {
+            organization_id: m.organization.id.to_string(),
+            display_name: m.organization.display_name(),
+            name: m.organization.name,
+            division: m.organization.division,
+            plan: m.organization.plan,
+            role: m.role.as_str(),
+            created_at: to_spot(m.organization.created_at),
+        }
+    }
+}
+
+/// Creates an organization with its default account; the caller becomes its admin.
+#[utoipa::path(post, path = "/setup/organization", tag = "organizations", request_body = OrganizationRequest,
+    security(("bearer" = [])),
+    responses((status = 200, body = Items<CreatedOrganization>), (status = 400, body = Failure), (status = 401, body = Failure)))]
+pub async fn create(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    _: Query<NoParams>,
+    Body(req): Body<OrganizationRequest>,
+) -> ApiResult<Reply> {
+    authorize(&caller, Action::CreateOrganization, Grant::Organization)?;
+    let name = validate::entity_name("body.organization.name", &req.organization.name)?;
+    let (org_id, _) = state.store.create_org_for(&caller.user_id, &name).await?;
+    Ok(Reply::item(
+        KIND,
+        CreatedOrganization {
+            organization_id: org_id.as_i64(),
+            organization_name: name,
+        },
+    ))
+}
+
+/// The organizations the caller belongs to.
+#[utoipa::path(get, path = "/setup/organization", tag = "organizations", security(("bearer" = [])),
+    responses((status = 200, body = Items<OrganizationItem>), (status = 401, body = Failure)))]
+pub async fn list(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    _: Query<NoParams>,
+) -> ApiResult<Reply> {
+    let memberships = state.store.list_memberships(&caller.user_id).await?;
+    Ok(Reply::items(
+        KIND,
+        memberships.into_iter().map(OrganizationItem::from),
+    ))
+}
+
+/// One organization the caller belongs to.
+#[utoipa::path(get, path = "/setup/organization/{organizationId}", tag = "organizations", security(("bearer" = [])),
+    params(("organizationId" = String, Path, description = "12 digits")),
+    responses((status = 200, body = Items<OrganizationItem>), (status = 400, body = Failure), (status = 401, body = Failure), (status = 404, body = Failure)))]
+pub async fn get(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    _: Query<NoParams>,
+    PathParam(id): PathParam,
+) -> ApiResult<Reply> {
+    let (membership, _) = membership_in(&state, &caller, &id, Action::DescribeOrganization).await?;
+    Ok(Reply::item(KIND, OrganizationItem::from(membership)))
+}
+
+/// Renames an organization (admins only).
+#[utoipa::path(put, path = "/setup/organization/{organizationId}", tag = "organizations", request_body = OrganizationRequest,
+    security(("bearer" = [])), params(("organizationId" = String, Path, description = "12 digits")),
+    responses((status = 200, body = Done), (status = 400, body = Failure), (status = 401, body = Failure), (status = 403, body = Failure), (status = 404, body = Failure)))]
+pub async fn update(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    _: Query<NoParams>,
+    PathParam(id): PathParam,
+    Body(req): Body<OrganizationRequest>,
+) -> ApiResult<Reply> {
+    let (_, org) = membership_in(&state, &caller, &id, Action::UpdateOrganization).await?;
+    let name = validate::entity_name("body.organization.name", &req.organization.name)?;
+    state.store.rename_org(org, &name).await?;
+    Ok(Reply::Done)
+}
+
+/// Deletes an organization and everything in it but its audit trail (admins only). Irreversible.
+#[utoipa::path(delete, path = "/setup/organization/{organizationId}", tag = "organizations", security(("bearer" = [])),
+    params(("organizationId" = String, Path, description = "12 digits")),
+    responses((status = 200, body = Done), (status = 400, body = Failure), (status = 401, body = Failure), (status = 403, body = Failure), (status = 404, body = Failure)))]
+pub async fn delete(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    _: Query<NoParams>,
+    PathParam(id): PathParam,
+) -> ApiResult<Reply> {
+    let (_, org) = membership_in(&state, &caller, &id, Action::DeleteOrganization).await?;
+    state.store.delete_org(org).await?;
+    tracing::info!(organization_id = %org, "organization deleted");
+    Ok(Reply::Done)
+}
+
+/// The caller's membership in the organization named in the path, authorised for `action`.
+/// Organizations the caller does not belong to are reported as not found.
+async fn membership_in(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    action: Action,
+) -> Result<(Membership, OrgId), Error> {
+    let org = OrgId::parse(id).map_err(|e| e.in_field("path"))?;
+    let membership = state
+        .store
+        .find_membership(&caller.user_id, org)
+        .await?
+        .ok_or_else(|| {
+            Error::not_found(
+                "ORGANIZATION_DOESNT_EXIST",
+                "path.organizationId",
+                "organization not found",
+            )
+        })?;
+    let acting = Caller {
+        org_id: org,
+        org_role: membership.role,
+        ..caller.clone()
+    };
+    authorize(&acting, action, Grant::Organization)?;
+    Ok((membership, org))
+}

@@ -1,0 +1,126 @@
+//! orgplane's HTTP server: the Spot-compatible API, its envelope, authentication and the
+//! OpenAPI document. Handlers are thin: parse, call the store (and the domain rules), render.
+
+pub mod api;
+pub mod envelope;
+pub mod error;
+pub mod extract;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::HeaderValue;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use envelope::{REQUEST, RequestContext};
+use error::ApiError;
+use orgplane_domain::Error;
+use orgplane_store::Store;
+use std::sync::Arc;
+use std::time::Instant;
+use tracing::Instrument;
+
+/// Settings the server itself needs (the CLI builds them from file, environment and flags).
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Whether `POST /auth/register` accepts new organizations.
+    pub signup_open: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig { signup_open: true }
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub config: Arc<ServerConfig>,
+}
+
+/// The whole application: API routes, OpenAPI document, envelope middleware.
+pub fn app(store: Store, config: ServerConfig) -> Router {
+    let state = AppState {
+        store,
+        config: Arc::new(config),
+    };
+    let (router, openapi) = api::router().split_for_parts();
+    router
+        .merge(api::docs::router(openapi))
+        .fallback(|| async {
+            ApiError(Error::NoRoute {
+                method_known: false,
+            })
+        })
+        .method_not_allowed_fallback(|| async { ApiError(Error::NoRoute { method_known: true }) })
+        .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
+            ApiError(Error::internal("a handler panicked")).into_response()
+        }))
+        .layer(middleware::from_fn(request_context))
+        .with_state(state)
+}
+
+/// Outermost middleware: gives the request its id and envelope context, logs it, and copies
+/// the id into `X-Request-Id`.
+async fn request_context(req: Request, next: Next) -> Response {
+    let id = uuid::Uuid::new_v4().to_string();
+    let ctx = RequestContext {
+        id: id.clone(),
+        url: req
+            .uri()
+            .path_and_query()
+            .map(|pq| pq.as_str().to_string())
+            .unwrap_or_else(|| "/".into()),
+        method: req.method().as_str().to_uppercase(),
+        timestamp: orgplane_domain::timefmt::to_spot(orgplane_store::now_ms()),
+    };
+    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
+    let started = Instant::now();
+    let mut res = REQUEST
+        .scope(ctx, next.run(req))
+        .instrument(span.clone())
+        .await;
+    span.in_scope(|| {
+        tracing::info!(
+            status = res.status().as_u16(),
+            elapsed_us = started.elapsed().as_micros() as u64,
+            "answered"
+        );
+    });
+    res.headers_mut().insert(
+        "x-request-id",
+        HeaderValue::from_str(&id).expect("uuid is a valid header"),
+    );
+    res
+}
+
+/// Serves until SIGTERM or Ctrl-C, then stops accepting and lets in-flight requests finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    store: Store,
+    config: ServerConfig,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(store, config))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown signal received; draining");
+}

@@ -1,0 +1,280 @@
+//! Accounts of an organization and the permissions members hold on them.
+
+use crate::{Store, db, now_ms};
+use orgplane_domain::access::AccountRole;
+use orgplane_domain::ids::{AccountId, OrgId, UserId};
+use orgplane_domain::model::Account;
+use orgplane_domain::{Error, Result};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+/// Which of an organization's accounts a list may show.
+#[derive(Debug, Clone)]
+pub enum AccountVisibility<'a> {
+    /// Org admins see every account.
+    All,
+    /// Members see the accounts they hold a permission on.
+    AttachedTo(&'a UserId),
+}
+
+const ACCOUNT_COLUMNS: &str = "a.id, a.organization_id, a.name, a.is_default, a.cloud_provider, a.provider_external_id, a.slack_channels, a.created_at";
+
+impl Store {
+    pub async fn create_account(&self, org: OrgId, name: &str) -> Result<Account> {
+        let mut tx = self.write_tx().await?;
+        let id = insert_account(&mut tx, org, name, false).await?;
+        tx.commit().await.map_err(db)?;
+        self.find_account(org, &id)
+            .await?
+            .ok_or_else(|| Error::internal("account vanished after insert"))
+    }
+
+    /// The organization's accounts, oldest first, optionally only those linked to one cloud
+    /// account (AWS account number, Azure subscription, GCP project).
+    pub async fn list_accounts(
+        &self,
+        org: OrgId,
+        visibility: AccountVisibility<'_>,
+        cloud_account_id: Option<&str>,
+    ) -> Result<Vec<Account>> {
+        let rows = match visibility {
+            AccountVisibility::All => {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {ACCOUNT_COLUMNS} FROM accounts a \
+                     WHERE a.organization_id = $1 AND ($2 IS NULL OR a.provider_external_id = $2) \
+                     ORDER BY a.created_at, a.id"
+                )))
+                .bind(org.as_i64())
+                .bind(cloud_account_id)
+                .fetch_all(&self.pool)
+                .await
+            }
+            AccountVisibility::AttachedTo(user) => {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {ACCOUNT_COLUMNS} FROM accounts a \
+                     JOIN account_permissions p ON p.account_id = a.id AND p.user_id = $3 \
+                     WHERE a.organization_id = $1 AND ($2 IS NULL OR a.provider_external_id = $2) \
+                     ORDER BY a.created_at, a.id"
+                )))
+                .bind(org.as_i64())
+                .bind(cloud_account_id)
+                .bind(user.as_str())
+                .fetch_all(&self.pool)
+                .await
+            }
+        }
+        .map_err(db)?;
+        rows.iter().map(account_row).collect()
+    }
+
+    /// One account of the organization; `None` if it does not exist or belongs to another one.
+    pub async fn find_account(&self, org: OrgId, id: &AccountId) -> Result<Option<Account>> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.organization_id = $1 AND a.id = $2"
+        )))
+        .bind(org.as_i64())
+        .bind(id.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        row.as_ref().map(account_row).transpose()
+    }
+
+    /// The organization's default account (used when a request carries no `accountId`).
+    pub async fn default_account(&self, org: OrgId) -> Result<Account> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.organization_id = $1 AND a.is_default = 1"
+        )))
+        .bind(org.as_i64())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        match row {
+            Some(row) => account_row(&row),
+            None => Err(Error::internal(format!(
+                "organization {org} has no default account"
+            ))),
+        }
+    }
+
+    /// The permission a person holds on an account, if any.
+    pub async fn account_role(
+        &self,
+        org: OrgId,
+        account: &AccountId,
+        user: &UserId,
+    ) -> Result<Option<AccountRole>> {
+        let row = sqlx::query(
+            "SELECT role FROM account_permissions WHERE organization_id = $1 AND account_id = $2 AND user_id = $3",
+        )
+        .bind(org.as_i64())
+        .bind(account.as_str())
+        .bind(user.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        match row {
+            None => Ok(None),
+            Some(row) => {
+                let role: String = row.try_get("role").map_err(db)?;
+                AccountRole::parse(&role)
+                    .map(Some)
+                    .ok_or_else(|| Error::internal(format!("stored account role {role:?}")))
+            }
+        }
+    }
+
+    /// Gives a member of the organization a permission on one of its accounts (replacing any
+    /// previous one).
+    pub async fn set_account_role(
+        &self,
+        org: OrgId,
+        account: &AccountId,
+        user: &UserId,
+        role: AccountRole,
+    ) -> Result<()> {
+        let mut tx = self.write_tx().await?;
+        let member =
+            sqlx::query("SELECT 1 FROM memberships WHERE organization_id = $1 AND user_id = $2")
+                .bind(org.as_i64())
+                .bind(user.as_str())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
+        if member.is_none() {
+            return Err(Error::not_found(
+                "USER_DOESNT_EXIST",
+                "userId",
+                "user not found in this organization",
+            ));
+        }
+        let found = sqlx::query("SELECT 1 FROM accounts WHERE organization_id = $1 AND id = $2")
+            .bind(org.as_i64())
+            .bind(account.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+        if found.is_none() {
+            return Err(account_not_found());
+        }
+        sqlx::query("DELETE FROM account_permissions WHERE account_id = $1 AND user_id = $2")
+            .bind(account.as_str())
+            .bind(user.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        sqlx::query(
+            "INSERT INTO account_permissions (account_id, user_id, organization_id, role, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(account.as_str())
+        .bind(user.as_str())
+        .bind(org.as_i64())
+        .bind(role.as_str())
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)
+    }
+
+    /// Renames an account and/or replaces its Slack channels; `None` leaves a field unchanged.
+    pub async fn update_account(
+        &self,
+        org: OrgId,
+        id: &AccountId,
+        name: Option<&str>,
+        slack_channels: Option<&[String]>,
+    ) -> Result<()> {
+        let slack = slack_channels.map(|c| serde_json::to_string(c).expect("strings serialise"));
+        let done = sqlx::query(
+            "UPDATE accounts SET name = COALESCE($1, name), slack_channels = COALESCE($2, slack_channels) \
+             WHERE organization_id = $3 AND id = $4",
+        )
+        .bind(name)
+        .bind(slack)
+        .bind(org.as_i64())
+        .bind(id.as_str())
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        if done.rows_affected() == 0 {
+            Err(account_not_found())
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Deletes a non-default account. The default-account rule is checked inside the
+    /// transaction so a concurrent request cannot slip past it.
+    pub async fn delete_account(&self, org: OrgId, id: &AccountId) -> Result<()> {
+        let mut tx = self.write_tx().await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.organization_id = $1 AND a.id = $2"
+        )))
+        .bind(org.as_i64())
+        .bind(id.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        let account = account_row(&row.ok_or_else(account_not_found)?)?;
+        account.check_deletable()?;
+        sqlx::query(
+            "DELETE FROM accounts WHERE organization_id = $1 AND id = $2 AND is_default = 0",
+        )
+        .bind(org.as_i64())
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)
+    }
+}
+
+pub(crate) fn account_not_found() -> Error {
+    Error::not_found("Account_DOESNT_EXIST", "accountId", "account not found")
+}
+
+pub(crate) async fn insert_account(
+    conn: &mut AnyConnection,
+    org: OrgId,
+    name: &str,
+    is_default: bool,
+) -> Result<AccountId> {
+    // A random id can collide; `ON CONFLICT DO NOTHING` lets us retry without aborting the
+    // transaction (PostgreSQL aborts a transaction on any error).
+    for _ in 0..5 {
+        let id = AccountId::generate(&mut rand::thread_rng());
+        let res = sqlx::query(
+            "INSERT INTO accounts (id, organization_id, name, is_default, slack_channels, created_at) \
+             VALUES ($1, $2, $3, $4, '[]', $5) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(id.as_str())
+        .bind(org.as_i64())
+        .bind(name)
+        .bind(i16::from(is_default))
+        .bind(now_ms())
+        .execute(&mut *conn)
+        .await;
+        if res.map_err(db)?.rows_affected() == 1 {
+            return Ok(id);
+        }
+    }
+    Err(Error::internal("could not allocate an account id"))
+}
+
+fn account_row(row: &AnyRow) -> Result<Account> {
+    let slack: String = row.try_get("slack_channels").map_err(db)?;
+    let is_default: i64 = row.try_get("is_default").map_err(db)?;
+    Ok(Account {
+        id: AccountId::from_stored(row.try_get("id").map_err(db)?),
+        organization_id: OrgId::from_i64(row.try_get("organization_id").map_err(db)?),
+        name: row.try_get("name").map_err(db)?,
+        is_default: is_default != 0,
+        cloud_provider: row.try_get("cloud_provider").map_err(db)?,
+        provider_external_id: row.try_get("provider_external_id").map_err(db)?,
+        slack_channels: serde_json::from_str(&slack)
+            .map_err(|e| Error::internal(format!("stored slack channels: {e}")))?,
+        created_at: row.try_get("created_at").map_err(db)?,
+    })
+}

@@ -1,0 +1,193 @@
+//! Storage for orgplane: one SQL code path that serves embedded SQLite and PostgreSQL through
+//! sqlx's `Any` driver. The portable-SQL rules (stack.md §2) in one place:
+//! 1. `$1..$N` placeholders; never `QueryBuilder` (it emits `?`).
+//! 2. Ids are TEXT (or BIGINT for organizations and tokens), times BIGINT unix milliseconds,
+//!    flags SMALLINT 0/1, JSON as TEXT. No BOOLEAN, uuid, time or JSON column types.
+//! 3. Unique conflicts are recognised with `is_unique_violation()`, never by constraint name.
+//! 4. Anything dialect-specific sits behind a `match self.backend`.
+//!
+//! Every method that touches tenant data takes the organization id, and every query filters on it.
+
+mod accounts;
+mod orgs;
+mod tokens;
+mod users;
+
+use orgplane_domain::{Error, Result};
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{AnyPool, Executor};
+use std::time::Duration;
+
+pub use accounts::AccountVisibility;
+pub use orgs::NewRegistration;
+
+/// Which database sits behind the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> Result<Self> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(Error::internal(format!(
+                "unsupported database URL scheme (expected sqlite: or postgres://): {}",
+                url.split(':').next().unwrap_or_default()
+            )))
+        }
+    }
+}
+
+/// The SQLite URL for a data directory.
+pub fn sqlite_url(data_dir: &std::path::Path) -> String {
+    format!(
+        "sqlite://{}?mode=rwc",
+        data_dir.join("orgplane.db").display()
+    )
+}
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+impl Store {
+    /// Opens a pool. For SQLite the data directory is created if needed and the database is put
+    /// in WAL mode (readers do not block the writer; a committed write survives a process crash).
+    pub async fn connect(url: &str) -> Result<Self> {
+        install_default_drivers();
+        let backend = Backend::from_url(url)?;
+        let options = match backend {
+            Backend::Sqlite => {
+                if let Some(path) = sqlite_file(url) {
+                    if let Some(dir) = std::path::Path::new(path).parent() {
+                        std::fs::create_dir_all(dir).map_err(|e| {
+                            Error::internal(format!("creating {}: {e}", dir.display()))
+                        })?;
+                    }
+                }
+                AnyPoolOptions::new()
+                    .max_connections(8)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            conn.execute("PRAGMA journal_mode = WAL").await?;
+                            conn.execute("PRAGMA synchronous = NORMAL").await?;
+                            conn.execute("PRAGMA foreign_keys = ON").await?;
+                            conn.execute("PRAGMA busy_timeout = 5000").await?;
+                            Ok(())
+                        })
+                    })
+            }
+            Backend::Postgres => AnyPoolOptions::new().max_connections(16),
+        };
+        let pool = options
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await
+            .map_err(|e| Error::internal(format!("connecting to the database: {e}")))?;
+        Ok(Store { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Applies the migrations of this backend. Safe to run at every start.
+    pub async fn migrate(&self) -> Result<()> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator
+            .run(&self.pool)
+            .await
+            .map_err(|e| Error::internal(format!("migrating: {e}")))
+    }
+
+    /// Readiness: one round trip to the database.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(db)
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Tables and their columns, sorted, for the test that both backends have the same schema.
+    pub async fn schema(&self) -> Result<Vec<(String, Vec<String>)>> {
+        use sqlx::Row;
+        let sql = match self.backend {
+            Backend::Sqlite => {
+                "SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p \
+                 WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> '_sqlx_migrations'"
+            }
+            Backend::Postgres => {
+                "SELECT table_name::text, column_name::text FROM information_schema.columns \
+                 WHERE table_schema = current_schema() AND table_name <> '_sqlx_migrations'"
+            }
+        };
+        let rows = sqlx::query(sql).fetch_all(&self.pool).await.map_err(db)?;
+        let mut tables: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for row in rows {
+            tables
+                .entry(row.try_get(0).map_err(db)?)
+                .or_default()
+                .push(row.try_get(1).map_err(db)?);
+        }
+        Ok(tables
+            .into_iter()
+            .map(|(t, mut c)| {
+                c.sort();
+                (t, c)
+            })
+            .collect())
+    }
+
+    /// A transaction that will write. SQLite takes the write lock up front (`BEGIN IMMEDIATE`) so
+    /// two writers queue on the busy timeout instead of failing when a read lock is upgraded.
+    async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db),
+            Backend::Postgres => self.pool.begin().await.map_err(db),
+        }
+    }
+}
+
+fn sqlite_file(url: &str) -> Option<&str> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next()?;
+    (!path.is_empty() && path != ":memory:").then_some(path)
+}
+
+/// Maps a database failure to the one error type. Callers that expect a unique conflict check
+/// `is_unique_violation` first.
+pub(crate) fn db(e: sqlx::Error) -> Error {
+    Error::internal(format!("database: {e}"))
+}
+
+pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+/// The current time in unix milliseconds, the unit of every stored timestamp.
+pub fn now_ms() -> i64 {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}

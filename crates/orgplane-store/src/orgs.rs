@@ -1,0 +1,225 @@
+//! Organizations, and the transactions that create one together with its default account and
+//! first admin.
+
+use crate::{Store, db, is_unique_violation, now_ms};
+use orgplane_domain::access::OrgRole;
+use orgplane_domain::ids::{AccountId, OrgId, UserId};
+use orgplane_domain::model::{Membership, Organization};
+use orgplane_domain::{Error, Result};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+/// Everything sign-up creates, already validated.
+#[derive(Debug, Clone)]
+pub struct NewRegistration {
+    pub org_name: String,
+    pub division: Option<String>,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub email_key: String,
+    /// Argon2id PHC string, or `None` for a person who signs in by token or reset link only.
+    pub password_hash: Option<String>,
+}
+
+/// Name of the default account created with every organization.
+const DEFAULT_ACCOUNT_NAME: &str = "Default";
+
+impl Store {
+    /// Sign-up: the organization (plan `trial`), its default account and the person as its admin,
+    /// all or nothing. A taken email is refused with the field named.
+    pub async fn register(&self, r: &NewRegistration) -> Result<(OrgId, AccountId, UserId)> {
+        let mut tx = self.write_tx().await?;
+        let user_id = insert_user(&mut tx, r).await?;
+        let (org_id, account_id) =
+            insert_org(&mut tx, &r.org_name, r.division.as_deref(), &user_id).await?;
+        tx.commit().await.map_err(db)?;
+        Ok((org_id, account_id, user_id))
+    }
+
+    /// The operator's bootstrap (`orgplane admin create-org`): a new organization whose admin is
+    /// the person with this email, created without a password if they do not exist yet.
+    pub async fn create_org_with_admin(
+        &self,
+        r: &NewRegistration,
+    ) -> Result<(OrgId, AccountId, UserId)> {
+        let mut tx = self.write_tx().await?;
+        let existing = sqlx::query("SELECT id FROM users WHERE email_key = $1")
+            .bind(&r.email_key)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+        let user_id = match existing {
+            Some(row) => UserId::from_stored(row.try_get("id").map_err(db)?),
+            None => insert_user(&mut tx, r).await?,
+        };
+        let (org_id, account_id) =
+            insert_org(&mut tx, &r.org_name, r.division.as_deref(), &user_id).await?;
+        tx.commit().await.map_err(db)?;
+        Ok((org_id, account_id, user_id))
+    }
+
+    /// `POST /setup/organization`: the caller founds another organization and becomes its admin.
+    pub async fn create_org_for(&self, user: &UserId, name: &str) -> Result<(OrgId, AccountId)> {
+        let mut tx = self.write_tx().await?;
+        let ids = insert_org(&mut tx, name, None, user).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(ids)
+    }
+
+    /// The organizations this person belongs to, oldest membership first.
+    pub async fn list_memberships(&self, user: &UserId) -> Result<Vec<Membership>> {
+        let rows = sqlx::query(
+            "SELECT o.id, o.name, o.division, o.plan, o.created_at, m.role \
+             FROM memberships m JOIN organizations o ON o.id = m.organization_id \
+             WHERE m.user_id = $1 ORDER BY m.created_at, o.id",
+        )
+        .bind(user.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter().map(membership_row).collect()
+    }
+
+    /// One organization, as seen by one of its members; `None` when they are not a member.
+    pub async fn find_membership(&self, user: &UserId, org: OrgId) -> Result<Option<Membership>> {
+        let row = sqlx::query(
+            "SELECT o.id, o.name, o.division, o.plan, o.created_at, m.role \
+             FROM memberships m JOIN organizations o ON o.id = m.organization_id \
+             WHERE m.user_id = $1 AND m.organization_id = $2",
+        )
+        .bind(user.as_str())
+        .bind(org.as_i64())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        row.as_ref().map(membership_row).transpose()
+    }
+
+    pub async fn rename_org(&self, org: OrgId, name: &str) -> Result<()> {
+        let done = sqlx::query("UPDATE organizations SET name = $1 WHERE id = $2")
+            .bind(name)
+            .bind(org.as_i64())
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        if done.rows_affected() == 0 {
+            Err(org_not_found())
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Deletes the organization; its accounts, memberships, permissions and tokens go with it
+    /// (foreign keys cascade). People stay: they may belong to other organizations.
+    pub async fn delete_org(&self, org: OrgId) -> Result<()> {
+        let done = sqlx::query("DELETE FROM organizations WHERE id = $1")
+            .bind(org.as_i64())
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        if done.rows_affected() == 0 {
+            Err(org_not_found())
+        } else {
+            Ok(())
+        }
+    }
+}
+
+pub(crate) fn org_not_found() -> Error {
+    Error::not_found(
+        "ORGANIZATION_DOESNT_EXIST",
+        "path.organizationId",
+        "organization not found",
+    )
+}
+
+async fn insert_user(conn: &mut AnyConnection, r: &NewRegistration) -> Result<UserId> {
+    // Ids are random: `ON CONFLICT (id) DO NOTHING` retries a collision without aborting the
+    // transaction, so a unique violation left over can only be the email.
+    for _ in 0..5 {
+        let user_id = UserId::generate(&mut rand::thread_rng());
+        let res = sqlx::query(
+            "INSERT INTO users (id, email, email_key, first_name, last_name, password_hash, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(user_id.as_str())
+        .bind(&r.email)
+        .bind(&r.email_key)
+        .bind(&r.first_name)
+        .bind(&r.last_name)
+        .bind(r.password_hash.as_deref())
+        .bind(now_ms())
+        .execute(&mut *conn)
+        .await;
+        match res {
+            Ok(done) if done.rows_affected() == 1 => return Ok(user_id),
+            Ok(_) => continue,
+            Err(e) if is_unique_violation(&e) => {
+                return Err(Error::invalid(
+                    "EMAIL_ALREADY_EXISTS",
+                    "body.user.email",
+                    "a user with this email already exists",
+                ));
+            }
+            Err(e) => return Err(db(e)),
+        }
+    }
+    Err(Error::internal("could not allocate a user id"))
+}
+
+/// Inserts an organization with its default account and `admin` as its admin.
+async fn insert_org(
+    conn: &mut AnyConnection,
+    name: &str,
+    division: Option<&str>,
+    admin: &UserId,
+) -> Result<(OrgId, AccountId)> {
+    let now = now_ms();
+    let mut org_id = None;
+    for _ in 0..5 {
+        let id = OrgId::generate(&mut rand::thread_rng());
+        let done = sqlx::query(
+            "INSERT INTO organizations (id, name, division, plan, created_at) VALUES ($1, $2, $3, 'trial', $4) \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(id.as_i64())
+        .bind(name)
+        .bind(division)
+        .bind(now)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+        if done.rows_affected() == 1 {
+            org_id = Some(id);
+            break;
+        }
+    }
+    let org_id = org_id.ok_or_else(|| Error::internal("could not allocate an organization id"))?;
+    sqlx::query("INSERT INTO memberships (organization_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(org_id.as_i64())
+        .bind(admin.as_str())
+        .bind(OrgRole::Admin.as_str())
+        .bind(now)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    let account_id =
+        crate::accounts::insert_account(conn, org_id, DEFAULT_ACCOUNT_NAME, true).await?;
+    Ok((org_id, account_id))
+}
+
+fn membership_row(row: &AnyRow) -> Result<Membership> {
+    let role: String = row.try_get("role").map_err(db)?;
+    Ok(Membership {
+        organization: Organization {
+            id: OrgId::from_i64(row.try_get("id").map_err(db)?),
+            name: row.try_get("name").map_err(db)?,
+            division: row.try_get("division").map_err(db)?,
+            plan: row.try_get("plan").map_err(db)?,
+            created_at: row.try_get("created_at").map_err(db)?,
+        },
+        role: OrgRole::parse(&role)
+            .ok_or_else(|| Error::internal(format!("stored org role {role:?}")))?,
+    })
+}
