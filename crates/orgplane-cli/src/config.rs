@@ -61,15 +61,10 @@ impl Config {
             .or_else(|| Some(PathBuf::from("orgplane.toml")).filter(|p| p.exists()));
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(file) = &file {
-            anyhow::ensure!(
-                file.exists(),
-                "configuration file {} does not exist",
-                file.display()
-            );
+            anyhow::ensure!(file.exists(), "configuration file {} does not exist", file.display());
             figment = figment.merge(Toml::file(file));
         }
-        figment = figment
-            .merge(Env::prefixed("ORGPLANE_").filter(|k| !NOT_CONFIG_KEYS.contains(&k.as_str())));
+        figment = figment.merge(Env::prefixed("ORGPLANE_").filter(|k| !NOT_CONFIG_KEYS.contains(&k.as_str())));
         Ok(figment.extract()?)
     }
 
@@ -81,19 +76,14 @@ impl Config {
     }
 
     pub fn server(&self) -> orgplane_server::ServerConfig {
-        orgplane_server::ServerConfig {
-            signup_open: self.signup == Signup::Open,
-        }
+        orgplane_server::ServerConfig { signup_open: self.signup == Signup::Open }
     }
 }
 
 pub fn init_logging(config: &Config) {
     use tracing_subscriber::EnvFilter;
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log_level));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log_level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match config.log_format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),

@@ -13,11 +13,7 @@ use orgplane_store::{NewRegistration, Store};
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(
-    name = "orgplane",
-    version,
-    about = "Self-hostable control plane for organizations and accounts"
-)]
+#[command(name = "orgplane", version, about = "Self-hostable control plane for organizations and accounts")]
 struct Cli {
     /// TOML configuration file (default: ./orgplane.toml when it exists). Env: ORGPLANE_CONFIG.
     #[arg(long, global = true)]
@@ -78,17 +74,12 @@ async fn main() -> anyhow::Result<()> {
     if let Some(dir) = cli.data_dir {
         config.data_dir = dir;
     }
-    if let Command::Serve {
-        listen: Some(listen),
-    } = &cli.command
-    {
+    if let Command::Serve { listen: Some(listen) } = &cli.command {
         config.listen = listen.clone();
     }
     config::init_logging(&config);
 
-    let store = Store::connect(&config.database_url())
-        .await
-        .context("opening the database")?;
+    let store = Store::connect(&config.database_url()).await.context("opening the database")?;
     store.migrate().await.context("applying migrations")?;
     match cli.command {
         Command::Serve { .. } => {
@@ -100,16 +91,7 @@ async fn main() -> anyhow::Result<()> {
             store.close().await;
         }
         Command::Migrate => println!("migrations applied ({:?})", store.backend()),
-        Command::Admin {
-            command:
-                AdminCommand::CreateOrg {
-                    name,
-                    email,
-                    first_name,
-                    last_name,
-                    json,
-                },
-        } => {
+        Command::Admin { command: AdminCommand::CreateOrg { name, email, first_name, last_name, json } } => {
             create_org(&store, name, email, first_name, last_name, json).await?;
         }
     }
@@ -140,14 +122,7 @@ async fn create_org(
     let (org, account, user) = store.create_org_with_admin(&registration).await?;
     let token = secret::new_token(TokenKind::Personal);
     store
-        .insert_token(
-            TokenKind::Personal,
-            &user,
-            org,
-            Some("created by orgplane admin create-org"),
-            &token,
-            None,
-        )
+        .insert_token(TokenKind::Personal, &user, org, Some("created by orgplane admin create-org"), &token, None)
         .await?;
     if json {
         println!(
@@ -155,14 +130,8 @@ async fn create_org(
             token.secret
         );
     } else {
-        println!(
-            "organization {org} created with default account {account}; admin {user} <{}>",
-            registration.email
-        );
-        println!(
-            "personal token (shown once, store it now): {}",
-            token.secret
-        );
+        println!("organization {org} created with default account {account}; admin {user} <{}>", registration.email);
+        println!("personal token (shown once, store it now): {}", token.secret);
     }
     Ok(())
 }

@@ -118,20 +118,11 @@ pub fn authorize(caller: &Caller, action: Action, grant: Grant) -> Result<(), Er
     let allowed = match (action, grant) {
         // Anyone signed in may found a new organization (they become its admin), read their
         // organization, and list the accounts they can see (the store filters the list).
-        (Action::CreateOrganization | Action::DescribeOrganization | Action::ListAccounts, _) => {
-            true
-        }
+        (Action::CreateOrganization | Action::DescribeOrganization | Action::ListAccounts, _) => true,
         (Action::DescribeAccount, Grant::Account(Some(_))) => true,
         _ => false,
     };
-    if allowed {
-        Ok(())
-    } else {
-        Err(Error::forbidden(format!(
-            "you are not allowed to perform {}",
-            action.name()
-        )))
-    }
+    if allowed { Ok(()) } else { Err(Error::forbidden(format!("you are not allowed to perform {}", action.name()))) }
 }
 
 #[cfg(test)]
@@ -151,12 +142,8 @@ mod tests {
     #[test]
     fn admins_may_do_everything_in_their_org() {
         let admin = caller(OrgRole::Admin);
-        for a in [
-            Action::CreateAccount,
-            Action::DeleteAccount,
-            Action::UpdateOrganization,
-            Action::DeleteOrganization,
-        ] {
+        for a in [Action::CreateAccount, Action::DeleteAccount, Action::UpdateOrganization, Action::DeleteOrganization]
+        {
             assert!(authorize(&admin, a, Grant::Organization).is_ok());
         }
     }
@@ -164,23 +151,9 @@ mod tests {
     #[test]
     fn members_see_only_accounts_they_are_attached_to() {
         let m = caller(OrgRole::Member);
-        assert!(
-            authorize(
-                &m,
-                Action::DescribeAccount,
-                Grant::Account(Some(AccountRole::Viewer))
-            )
-            .is_ok()
-        );
+        assert!(authorize(&m, Action::DescribeAccount, Grant::Account(Some(AccountRole::Viewer))).is_ok());
         assert!(authorize(&m, Action::DescribeAccount, Grant::Account(None)).is_err());
-        assert!(
-            authorize(
-                &m,
-                Action::UpdateAccount,
-                Grant::Account(Some(AccountRole::Editor))
-            )
-            .is_err()
-        );
+        assert!(authorize(&m, Action::UpdateAccount, Grant::Account(Some(AccountRole::Editor))).is_err());
         assert!(authorize(&m, Action::CreateAccount, Grant::Organization).is_err());
         assert!(authorize(&m, Action::DeleteOrganization, Grant::Organization).is_err());
         assert!(authorize(&m, Action::ListAccounts, Grant::Organization).is_ok());

@@ -9,21 +9,13 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Error {
     /// The request is malformed or breaks a rule (400).
-    Invalid {
-        code: &'static str,
-        message: String,
-        field: Option<String>,
-    },
+    Invalid { code: &'static str, message: String, field: Option<String> },
     /// No credentials, or unknown, expired or revoked ones (401, no `errors` array).
     Unauthenticated,
     /// Authenticated, but this caller may not do this (403).
     Forbidden { code: &'static str, message: String },
     /// The thing does not exist, or exists in another organization (404).
-    NotFound {
-        code: &'static str,
-        message: String,
-        field: Option<String>,
-    },
+    NotFound { code: &'static str, message: String, field: Option<String> },
     /// The request body is larger than the server accepts (413).
     PayloadTooLarge,
     /// No route for this path (404) or method (405).
@@ -36,50 +28,23 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::Invalid {
-            code: "ValidationError",
-            message: message.into(),
-            field: Some(field.into()),
-        }
+        Error::Invalid { code: "ValidationError", message: message.into(), field: Some(field.into()) }
     }
 
-    pub fn invalid(
-        code: &'static str,
-        field: impl Into<String>,
-        message: impl Into<String>,
-    ) -> Self {
-        Error::Invalid {
-            code,
-            message: message.into(),
-            field: Some(field.into()),
-        }
+    pub fn invalid(code: &'static str, field: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Invalid { code, message: message.into(), field: Some(field.into()) }
     }
 
     pub fn rule(code: &'static str, message: impl Into<String>) -> Self {
-        Error::Invalid {
-            code,
-            message: message.into(),
-            field: None,
-        }
+        Error::Invalid { code, message: message.into(), field: None }
     }
 
     pub fn forbidden(message: impl Into<String>) -> Self {
-        Error::Forbidden {
-            code: "FORBIDDEN",
-            message: message.into(),
-        }
+        Error::Forbidden { code: "FORBIDDEN", message: message.into() }
     }
 
-    pub fn not_found(
-        code: &'static str,
-        field: impl Into<String>,
-        message: impl Into<String>,
-    ) -> Self {
-        Error::NotFound {
-            code,
-            message: message.into(),
-            field: Some(field.into()),
-        }
+    pub fn not_found(code: &'static str, field: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::NotFound { code, message: message.into(), field: Some(field.into()) }
     }
 
     pub fn internal(cause: impl fmt::Display) -> Self {
@@ -94,24 +59,8 @@ impl Error {
             None => Some(prefix.to_string()),
         };
         match self {
-            Error::Invalid {
-                code,
-                message,
-                field,
-            } => Error::Invalid {
-                code,
-                message,
-                field: join(field),
-            },
-            Error::NotFound {
-                code,
-                message,
-                field,
-            } => Error::NotFound {
-                code,
-                message,
-                field: join(field),
-            },
+            Error::Invalid { code, message, field } => Error::Invalid { code, message, field: join(field) },
+            Error::NotFound { code, message, field } => Error::NotFound { code, message, field: join(field) },
             other => other,
         }
     }

@@ -19,10 +19,7 @@ impl OrgId {
         if s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()) && !s.starts_with('0') {
             Ok(OrgId(s.parse().expect("12 digits fit in i64")))
         } else {
-            Err(Error::validation(
-                "organizationId",
-                "organizationId must be a 12-digit number",
-            ))
+            Err(Error::validation("organizationId", "organizationId must be a 12-digit number"))
         }
     }
 
@@ -56,18 +53,12 @@ macro_rules! hex_id {
 
             pub fn parse(s: &str) -> Result<Self, Error> {
                 let ok = s.strip_prefix($prefix).is_some_and(|hex| {
-                    hex.len() == 8
-                        && hex
-                            .bytes()
-                            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                    hex.len() == 8 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
                 });
                 if ok {
                     Ok($name(s.to_string()))
                 } else {
-                    Err(Error::validation(
-                        $field,
-                        concat!($what, " must look like ", $prefix, "1a2b3c4d"),
-                    ))
+                    Err(Error::validation($field, concat!($what, " must look like ", $prefix, "1a2b3c4d")))
                 }
             }
 
@@ -102,14 +93,7 @@ mod tests {
         let id = AccountId::generate(&mut rand::thread_rng());
         assert_eq!(id.as_str().len(), 12);
         assert!(AccountId::parse(id.as_str()).is_ok());
-        for bad in [
-            "act-1234567",
-            "act-123456789",
-            "act-ABCDEF12",
-            "acc-12345678",
-            "",
-            "act-1234567g",
-        ] {
+        for bad in ["act-1234567", "act-123456789", "act-ABCDEF12", "acc-12345678", "", "act-1234567g"] {
             assert!(AccountId::parse(bad).is_err(), "{bad} accepted");
         }
     }
@@ -119,13 +103,7 @@ mod tests {
         let id = OrgId::generate(&mut rand::thread_rng());
         assert_eq!(id.to_string().len(), 12);
         assert_eq!(OrgId::parse(&id.to_string()), Ok(id));
-        for bad in [
-            "12345678901",
-            "1234567890123",
-            "60607986112x",
-            "060607986112",
-            "-60607986112",
-        ] {
+        for bad in ["12345678901", "1234567890123", "60607986112x", "060607986112", "-60607986112"] {
             assert!(OrgId::parse(bad).is_err(), "{bad} accepted");
         }
     }

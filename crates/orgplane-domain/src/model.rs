@@ -47,10 +47,7 @@ impl Account {
     /// Every organization keeps exactly one default account, its oldest; it cannot be deleted.
     pub fn check_deletable(&self) -> Result<(), Error> {
         if self.is_default {
-            Err(Error::rule(
-                "CANT_DELETE_DEFAULT_ACCOUNT",
-                "the default account of an organization cannot be deleted",
-            ))
+            Err(Error::rule("CANT_DELETE_DEFAULT_ACCOUNT", "the default account of an organization cannot be deleted"))
         } else {
             Ok(())
         }

@@ -17,11 +17,7 @@ pub fn hash_password(password: &str) -> String {
 }
 
 pub fn verify_password(password: &str, phc: &str) -> bool {
-    PasswordHash::new(phc).is_ok_and(|h| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &h)
-            .is_ok()
-    })
+    PasswordHash::new(phc).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
 }
 
 /// A hash of a fixed password, verified against when the user does not exist so that a
@@ -85,11 +81,7 @@ pub fn new_token(kind: TokenKind) -> NewToken {
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     let secret = format!("{}{}", kind.prefix(), hex::encode(bytes));
     let last_digits = secret[secret.len() - 4..].to_string();
-    NewToken {
-        hash: token_hash(&secret),
-        secret,
-        last_digits,
-    }
+    NewToken { hash: token_hash(&secret), secret, last_digits }
 }
 
 pub fn token_hash(secret: &str) -> String {

@@ -6,8 +6,8 @@ use time::OffsetDateTime;
 pub type Millis = i64;
 
 pub fn to_spot(ms: Millis) -> String {
-    let dt = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    let dt =
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH);
     format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
         dt.year(),
@@ -38,14 +38,8 @@ mod tests {
 
     #[test]
     fn rfc3339_round_trips() {
-        assert_eq!(
-            parse_rfc3339("2018-06-20T11:35:01.745Z"),
-            Some(1_529_494_501_745)
-        );
-        assert_eq!(
-            parse_rfc3339("2018-06-20T13:35:01.745+02:00"),
-            Some(1_529_494_501_745)
-        );
+        assert_eq!(parse_rfc3339("2018-06-20T11:35:01.745Z"), Some(1_529_494_501_745));
+        assert_eq!(parse_rfc3339("2018-06-20T13:35:01.745+02:00"), Some(1_529_494_501_745));
         assert_eq!(parse_rfc3339("yesterday"), None);
     }
 }

@@ -18,10 +18,7 @@ pub struct Email {
 pub fn email(field: &str, raw: &str) -> Result<Email, Error> {
     let s = raw.trim();
     let bad = || Error::validation(field, format!("\"{field}\" must be a valid email address"));
-    if s.is_empty()
-        || s.len() > MAX_EMAIL_LEN
-        || s.chars().any(|c| c.is_whitespace() || c.is_control())
-    {
+    if s.is_empty() || s.len() > MAX_EMAIL_LEN || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(bad());
     }
     let (local, domain) = s.rsplit_once('@').ok_or_else(bad)?;
@@ -29,16 +26,11 @@ pub fn email(field: &str, raw: &str) -> Result<Email, Error> {
         && !domain.starts_with('.')
         && !domain.ends_with('.')
         && !domain.contains("..")
-        && domain
-            .chars()
-            .all(|c| c.is_alphanumeric() || c == '-' || c == '.');
+        && domain.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '.');
     if local.is_empty() || local.contains('@') || !domain_ok {
         return Err(bad());
     }
-    Ok(Email {
-        display: s.to_string(),
-        key: s.to_lowercase(),
-    })
+    Ok(Email { display: s.to_string(), key: s.to_lowercase() })
 }
 
 /// Password policy (product.md §4): at least 8 characters with a digit, an upper-case letter,
@@ -60,10 +52,7 @@ pub fn password(field: &str, s: &str) -> Result<(), Error> {
     if !s.chars().any(char::is_lowercase) {
         return Err(weak("must contain a lower-case letter"));
     }
-    if !s
-        .chars()
-        .any(|c| !c.is_alphanumeric() && !c.is_whitespace())
-    {
+    if !s.chars().any(|c| !c.is_alphanumeric() && !c.is_whitespace()) {
         return Err(weak("must contain a special character"));
     }
     Ok(())
@@ -74,10 +63,7 @@ pub fn password(field: &str, s: &str) -> Result<(), Error> {
 pub fn person_name(field: &str, s: &str) -> Result<String, Error> {
     let s = bounded(field, s)?;
     if s.contains(['+', '=', '@']) {
-        return Err(Error::validation(
-            field,
-            format!("\"{field}\" must not contain +, = or @"),
-        ));
+        return Err(Error::validation(field, format!("\"{field}\" must not contain +, = or @")));
     }
     Ok(s)
 }
@@ -86,10 +72,7 @@ pub fn person_name(field: &str, s: &str) -> Result<String, Error> {
 pub fn entity_name(field: &str, s: &str) -> Result<String, Error> {
     let s = bounded(field, s)?;
     if !s.chars().any(char::is_alphabetic) {
-        return Err(Error::validation(
-            field,
-            format!("\"{field}\" must contain at least one letter"),
-        ));
+        return Err(Error::validation(field, format!("\"{field}\" must contain at least one letter")));
     }
     Ok(s)
 }
@@ -102,18 +85,13 @@ pub fn label(field: &str, s: &str) -> Result<String, Error> {
 /// An outgoing webhook URL (Slack incoming webhooks and the like): absolute http(s), bounded.
 pub fn webhook_url(field: &str, s: &str) -> Result<String, Error> {
     let s = s.trim();
-    let rest = s
-        .strip_prefix("https://")
-        .or_else(|| s.strip_prefix("http://"));
+    let rest = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://"));
     let host_ok = rest.is_some_and(|r| {
         let host = r.split(['/', '?', '#']).next().unwrap_or("");
         !host.is_empty() && !host.contains('@')
     });
     if !host_ok || s.len() > 500 || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(Error::validation(
-            field,
-            format!("\"{field}\" must be an http(s) URL of at most 500 characters"),
-        ));
+        return Err(Error::validation(field, format!("\"{field}\" must be an http(s) URL of at most 500 characters")));
     }
     Ok(s.to_string())
 }
@@ -121,22 +99,13 @@ pub fn webhook_url(field: &str, s: &str) -> Result<String, Error> {
 fn bounded(field: &str, s: &str) -> Result<String, Error> {
     let s = s.trim();
     if s.is_empty() {
-        return Err(Error::validation(
-            field,
-            format!("\"{field}\" is not allowed to be empty"),
-        ));
+        return Err(Error::validation(field, format!("\"{field}\" is not allowed to be empty")));
     }
     if s.chars().count() > MAX_NAME_LEN {
-        return Err(Error::validation(
-            field,
-            format!("\"{field}\" must be at most {MAX_NAME_LEN} characters"),
-        ));
+        return Err(Error::validation(field, format!("\"{field}\" must be at most {MAX_NAME_LEN} characters")));
     }
     if s.chars().any(char::is_control) {
-        return Err(Error::validation(
-            field,
-            format!("\"{field}\" must not contain control characters"),
-        ));
+        return Err(Error::validation(field, format!("\"{field}\" must not contain control characters")));
     }
     Ok(s.to_string())
 }
@@ -148,25 +117,9 @@ mod tests {
     #[test]
     fn passwords_follow_the_policy() {
         assert!(password("p", "Sup3r$ecret").is_ok());
-        for weak in [
-            "Sh0rt!",
-            "alllower1!",
-            "ALLUPPER1!",
-            "NoDigits!!",
-            "NoSpecial11",
-            "",
-        ] {
+        for weak in ["Sh0rt!", "alllower1!", "ALLUPPER1!", "NoDigits!!", "NoSpecial11", ""] {
             let err = password("p", weak).unwrap_err();
-            assert!(
-                matches!(
-                    err,
-                    Error::Invalid {
-                        code: "WEAK_PASSWORD",
-                        ..
-                    }
-                ),
-                "{weak}"
-            );
+            assert!(matches!(err, Error::Invalid { code: "WEAK_PASSWORD", .. }), "{weak}");
         }
     }
 
@@ -175,16 +128,7 @@ mod tests {
         let e = email("email", "  Ada@Example.COM ").unwrap();
         assert_eq!(e.display, "Ada@Example.COM");
         assert_eq!(e.key, "ada@example.com");
-        for bad in [
-            "",
-            "ada",
-            "ada@",
-            "@example.com",
-            "ada@example",
-            "a da@example.com",
-            "ada@ex..com",
-            "a@b@c.com",
-        ] {
+        for bad in ["", "ada", "ada@", "@example.com", "ada@example", "a da@example.com", "ada@ex..com", "a@b@c.com"] {
             assert!(email("email", bad).is_err(), "{bad} accepted");
         }
     }
@@ -203,13 +147,7 @@ mod tests {
     #[test]
     fn webhook_urls_are_absolute_http() {
         assert!(webhook_url("u", "https://hooks.slack.com/services/T0/B0/x").is_ok());
-        for bad in [
-            "hooks.slack.com",
-            "ftp://x",
-            "https://",
-            "https://user@host/x",
-            "https://a b",
-        ] {
+        for bad in ["hooks.slack.com", "ftp://x", "https://", "https://user@host/x", "https://a b"] {
             assert!(webhook_url("u", bad).is_err(), "{bad} accepted");
         }
     }

@@ -25,9 +25,7 @@ tokio::task_local! {
 
 fn request_json() -> Value {
     REQUEST
-        .try_with(
-            |r| json!({ "id": r.id, "url": r.url, "method": r.method, "timestamp": r.timestamp }),
-        )
+        .try_with(|r| json!({ "id": r.id, "url": r.url, "method": r.method, "timestamp": r.timestamp }))
         .unwrap_or_else(|_| json!({}))
 }
 
@@ -39,10 +37,7 @@ pub(crate) fn render(status: StatusCode, mut response: serde_json::Map<String, V
     );
     let body = json!({ "request": request_json(), "response": response });
     let mut res = (status, body.to_string()).into_response();
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     res
 }
 
@@ -52,18 +47,12 @@ pub enum Reply {
     /// Action responses (update, delete, mapping changes): `request` + `response.status`.
     Done,
     /// Item responses: `kind`, `items`, `count`.
-    Items {
-        kind: &'static str,
-        items: Vec<Value>,
-    },
+    Items { kind: &'static str, items: Vec<Value> },
 }
 
 impl Reply {
     pub fn items<T: Serialize>(kind: &'static str, items: impl IntoIterator<Item = T>) -> Self {
-        let items = items
-            .into_iter()
-            .map(|i| serde_json::to_value(i).expect("wire types serialise"))
-            .collect();
+        let items = items.into_iter().map(|i| serde_json::to_value(i).expect("wire types serialise")).collect();
         Reply::Items { kind, items }
     }
 

@@ -22,33 +22,20 @@ pub type ApiResult<T> = Result<T, ApiError>;
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, message, field) = match self.0 {
-            Error::Invalid {
-                code,
-                message,
-                field,
-            } => (StatusCode::BAD_REQUEST, code, message, field),
+            Error::Invalid { code, message, field } => (StatusCode::BAD_REQUEST, code, message, field),
             // Spot answers 401 with the bare envelope and no `errors` array.
             Error::Unauthenticated => return render(StatusCode::UNAUTHORIZED, Default::default()),
             Error::Forbidden { code, message } => (StatusCode::FORBIDDEN, code, message, None),
-            Error::NotFound {
-                code,
-                message,
-                field,
-            } => (StatusCode::NOT_FOUND, code, message, field),
+            Error::NotFound { code, message, field } => (StatusCode::NOT_FOUND, code, message, field),
             Error::PayloadTooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "PAYLOAD_TOO_LARGE",
                 "the request body is larger than 1 MiB".to_string(),
                 Some("body".to_string()),
             ),
-            Error::NoRoute {
-                method_known: false,
-            } => (
-                StatusCode::NOT_FOUND,
-                "ROUTE_NOT_FOUND",
-                "no such route".to_string(),
-                None,
-            ),
+            Error::NoRoute { method_known: false } => {
+                (StatusCode::NOT_FOUND, "ROUTE_NOT_FOUND", "no such route".to_string(), None)
+            }
             Error::NoRoute { method_known: true } => (
                 StatusCode::METHOD_NOT_ALLOWED,
                 "METHOD_NOT_ALLOWED",
@@ -57,12 +44,7 @@ impl IntoResponse for ApiError {
             ),
             Error::Internal(cause) => {
                 tracing::error!(%cause, "internal error");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "INTERNAL_ERROR",
-                    "an internal error occurred".to_string(),
-                    None,
-                )
+                (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", "an internal error occurred".to_string(), None)
             }
         };
         let mut error = json!({ "code": code, "message": message });

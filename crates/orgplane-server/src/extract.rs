@@ -45,13 +45,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for FormOrJson<T> {
             let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(&bytes));
             serde_path_to_error::deserialize(de)
                 .map(FormOrJson)
-                .map_err(|e| {
-                    ApiError(field_error(
-                        "body",
-                        e.path().to_string(),
-                        &e.into_inner().to_string(),
-                    ))
-                })
+                .map_err(|e| ApiError(field_error("body", e.path().to_string(), &e.into_inner().to_string())))
         } else {
             Ok(FormOrJson(parse_json(&bytes)?))
         }
@@ -73,33 +67,28 @@ async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Api
         if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
             ApiError(Error::PayloadTooLarge)
         } else {
-            ApiError(Error::validation(
-                "body",
-                "the request body could not be read",
-            ))
+            ApiError(Error::validation("body", "the request body could not be read"))
         }
     })
 }
 
 fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let bytes = if bytes.iter().all(u8::is_ascii_whitespace) {
-        b"{}".as_slice()
-    } else {
-        bytes
+    let bytes = match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        None => b"{}".as_slice(),
+        Some(b'{') => bytes,
+        // serde would read a struct from an array positionally; Spot bodies are objects.
+        Some(_) => return Err(ApiError(Error::validation("body", "the body must be a JSON object"))),
     };
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let not_json = |e: serde_json::Error| ApiError(Error::validation("body", format!("the body is not valid JSON: {e}")));
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
-        if inner.is_syntax() || inner.is_eof() {
-            ApiError(Error::validation(
-                "body",
-                format!("the body is not valid JSON: {inner}"),
-            ))
-        } else {
-            ApiError(field_error("body", path, &inner.to_string()))
-        }
-    })
+        if inner.is_syntax() || inner.is_eof() { not_json(inner) } else { ApiError(field_error("body", path, &inner.to_string())) }
+    })?;
+    // Trailing bytes after the object make the whole body invalid.
+    de.end().map_err(not_json)?;
+    Ok(value)
 }
 
 /// Builds the field locator for a serde error: the path where it happened, plus the field named
@@ -107,25 +96,19 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 fn field_error(prefix: &str, path: String, message: &str) -> Error {
     let mut field = prefix.to_string();
     if path != "." && !path.is_empty() {
-        field.push('.');
+        if !path.starts_with('[') {
+            field.push('.');
+        }
         field.push_str(&path);
     }
     let named = ["missing field `", "unknown field `"]
         .iter()
-        .find_map(|start| {
-            message
-                .strip_prefix(start)
-                .and_then(|rest| rest.split('`').next())
-        });
+        .find_map(|start| message.strip_prefix(start).and_then(|rest| rest.split('`').next()));
     if let Some(name) = named {
         field.push('.');
         field.push_str(name);
     }
-    let message = message
-        .split(" at line ")
-        .next()
-        .unwrap_or(message)
-        .to_string();
+    let message = message.split(" at line ").next().unwrap_or(message).to_string();
     Error::validation(field, message)
 }
 
@@ -158,26 +141,17 @@ impl<T: QueryParams, S: Send + Sync> FromRequestParts<S> for Query<T> {
         let mut own = Vec::new();
         for (key, value) in form_urlencoded::parse(raw.as_bytes()) {
             if key == "accountId" {
-                account_id =
-                    Some(AccountId::parse(&value).map_err(|e| ApiError(e.in_field("query")))?);
+                account_id = Some(AccountId::parse(&value).map_err(|e| ApiError(e.in_field("query")))?);
             } else if T::ALLOWED.contains(&key.as_ref()) {
                 own.push((key.into_owned(), value.into_owned()));
             } else {
-                return Err(ApiError(Error::validation(
-                    format!("query.{key}"),
-                    format!("\"{key}\" is not allowed"),
-                )));
+                return Err(ApiError(Error::validation(format!("query.{key}"), format!("\"{key}\" is not allowed"))));
             }
         }
         let encoded = serde_urlencoded::to_string(&own).map_err(Error::internal)?;
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(encoded.as_bytes()));
-        let params = serde_path_to_error::deserialize(de).map_err(|e| {
-            ApiError(field_error(
-                "query",
-                e.path().to_string(),
-                &e.into_inner().to_string(),
-            ))
-        })?;
+        let params = serde_path_to_error::deserialize(de)
+            .map_err(|e| ApiError(field_error("query", e.path().to_string(), &e.into_inner().to_string())))?;
         Ok(Query { params, account_id })
     }
 }
@@ -204,25 +178,16 @@ pub struct Auth(pub Caller);
 impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let header = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
         let token = header
             .and_then(|h| h.split_once(' '))
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, token)| token.trim())
             .filter(|t| !t.is_empty())
             .ok_or(ApiError(Error::Unauthenticated))?;
-        let caller = state
-            .store
-            .caller_for_token(&secret::token_hash(token))
-            .await?
-            .ok_or(ApiError(Error::Unauthenticated))?;
+        let caller =
+            state.store.caller_for_token(&secret::token_hash(token)).await?.ok_or(ApiError(Error::Unauthenticated))?;
         Ok(Auth(caller))
     }
 }

@@ -40,18 +40,11 @@ pub struct AppState {
 
 /// The whole application: API routes, OpenAPI document, envelope middleware.
 pub fn app(store: Store, config: ServerConfig) -> Router {
-    let state = AppState {
-        store,
-        config: Arc::new(config),
-    };
+    let state = AppState { store, config: Arc::new(config) };
     let (router, openapi) = api::router().split_for_parts();
     router
         .merge(api::docs::router(openapi))
-        .fallback(|| async {
-            ApiError(Error::NoRoute {
-                method_known: false,
-            })
-        })
+        .fallback(|| async { ApiError(Error::NoRoute { method_known: false }) })
         .method_not_allowed_fallback(|| async { ApiError(Error::NoRoute { method_known: true }) })
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
@@ -67,43 +60,23 @@ async fn request_context(req: Request, next: Next) -> Response {
     let id = uuid::Uuid::new_v4().to_string();
     let ctx = RequestContext {
         id: id.clone(),
-        url: req
-            .uri()
-            .path_and_query()
-            .map(|pq| pq.as_str().to_string())
-            .unwrap_or_else(|| "/".into()),
+        url: req.uri().path_and_query().map(|pq| pq.as_str().to_string()).unwrap_or_else(|| "/".into()),
         method: req.method().as_str().to_uppercase(),
         timestamp: orgplane_domain::timefmt::to_spot(orgplane_store::now_ms()),
     };
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
     let started = Instant::now();
-    let mut res = REQUEST
-        .scope(ctx, next.run(req))
-        .instrument(span.clone())
-        .await;
+    let mut res = REQUEST.scope(ctx, next.run(req)).instrument(span.clone()).await;
     span.in_scope(|| {
-        tracing::info!(
-            status = res.status().as_u16(),
-            elapsed_us = started.elapsed().as_micros() as u64,
-            "answered"
-        );
+        tracing::info!(status = res.status().as_u16(), elapsed_us = started.elapsed().as_micros() as u64, "answered");
     });
-    res.headers_mut().insert(
-        "x-request-id",
-        HeaderValue::from_str(&id).expect("uuid is a valid header"),
-    );
+    res.headers_mut().insert("x-request-id", HeaderValue::from_str(&id).expect("uuid is a valid header"));
     res
 }
 
 /// Serves until SIGTERM or Ctrl-C, then stops accepting and lets in-flight requests finish.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    store: Store,
-    config: ServerConfig,
-) -> std::io::Result<()> {
-    axum::serve(listener, app(store, config))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
+pub async fn serve(listener: tokio::net::TcpListener, store: Store, config: ServerConfig) -> std::io::Result<()> {
+    axum::serve(listener, app(store, config)).with_graceful_shutdown(shutdown_signal()).await
 }
 
 async fn shutdown_signal() {

@@ -24,9 +24,7 @@ impl Store {
         let mut tx = self.write_tx().await?;
         let id = insert_account(&mut tx, org, name, false).await?;
         tx.commit().await.map_err(db)?;
-        self.find_account(org, &id)
-            .await?
-            .ok_or_else(|| Error::internal("account vanished after insert"))
+        self.find_account(org, &id).await?.ok_or_else(|| Error::internal("account vanished after insert"))
     }
 
     /// The organization's accounts, oldest first, optionally only those linked to one cloud
@@ -91,19 +89,12 @@ impl Store {
         .map_err(db)?;
         match row {
             Some(row) => account_row(&row),
-            None => Err(Error::internal(format!(
-                "organization {org} has no default account"
-            ))),
+            None => Err(Error::internal(format!("organization {org} has no default account"))),
         }
     }
 
     /// The permission a person holds on an account, if any.
-    pub async fn account_role(
-        &self,
-        org: OrgId,
-        account: &AccountId,
-        user: &UserId,
-    ) -> Result<Option<AccountRole>> {
+    pub async fn account_role(&self, org: OrgId, account: &AccountId, user: &UserId) -> Result<Option<AccountRole>> {
         let row = sqlx::query(
             "SELECT role FROM account_permissions WHERE organization_id = $1 AND account_id = $2 AND user_id = $3",
         )
@@ -134,19 +125,14 @@ impl Store {
         role: AccountRole,
     ) -> Result<()> {
         let mut tx = self.write_tx().await?;
-        let member =
-            sqlx::query("SELECT 1 FROM memberships WHERE organization_id = $1 AND user_id = $2")
-                .bind(org.as_i64())
-                .bind(user.as_str())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db)?;
+        let member = sqlx::query("SELECT 1 FROM memberships WHERE organization_id = $1 AND user_id = $2")
+            .bind(org.as_i64())
+            .bind(user.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
         if member.is_none() {
-            return Err(Error::not_found(
-                "USER_DOESNT_EXIST",
-                "userId",
-                "user not found in this organization",
-            ));
+            return Err(Error::not_found("USER_DOESNT_EXIST", "userId", "user not found in this organization"));
         }
         let found = sqlx::query("SELECT 1 FROM accounts WHERE organization_id = $1 AND id = $2")
             .bind(org.as_i64())
@@ -198,11 +184,7 @@ impl Store {
         .execute(&self.pool)
         .await
         .map_err(db)?;
-        if done.rows_affected() == 0 {
-            Err(account_not_found())
-        } else {
-            Ok(())
-        }
+        if done.rows_affected() == 0 { Err(account_not_found()) } else { Ok(()) }
     }
 
     /// Deletes a non-default account. The default-account rule is checked inside the
@@ -219,14 +201,12 @@ impl Store {
         .map_err(db)?;
         let account = account_row(&row.ok_or_else(account_not_found)?)?;
         account.check_deletable()?;
-        sqlx::query(
-            "DELETE FROM accounts WHERE organization_id = $1 AND id = $2 AND is_default = 0",
-        )
-        .bind(org.as_i64())
-        .bind(id.as_str())
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
+        sqlx::query("DELETE FROM accounts WHERE organization_id = $1 AND id = $2 AND is_default = 0")
+            .bind(org.as_i64())
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
         tx.commit().await.map_err(db)
     }
 }

@@ -45,10 +45,7 @@ impl Backend {
 
 /// The SQLite URL for a data directory.
 pub fn sqlite_url(data_dir: &std::path::Path) -> String {
-    format!(
-        "sqlite://{}?mode=rwc",
-        data_dir.join("orgplane.db").display()
-    )
+    format!("sqlite://{}?mode=rwc", data_dir.join("orgplane.db").display())
 }
 
 #[derive(Clone, Debug)]
@@ -70,22 +67,19 @@ impl Store {
             Backend::Sqlite => {
                 if let Some(path) = sqlite_file(url) {
                     if let Some(dir) = std::path::Path::new(path).parent() {
-                        std::fs::create_dir_all(dir).map_err(|e| {
-                            Error::internal(format!("creating {}: {e}", dir.display()))
-                        })?;
+                        std::fs::create_dir_all(dir)
+                            .map_err(|e| Error::internal(format!("creating {}: {e}", dir.display())))?;
                     }
                 }
-                AnyPoolOptions::new()
-                    .max_connections(8)
-                    .after_connect(|conn, _| {
-                        Box::pin(async move {
-                            conn.execute("PRAGMA journal_mode = WAL").await?;
-                            conn.execute("PRAGMA synchronous = NORMAL").await?;
-                            conn.execute("PRAGMA foreign_keys = ON").await?;
-                            conn.execute("PRAGMA busy_timeout = 5000").await?;
-                            Ok(())
-                        })
+                AnyPoolOptions::new().max_connections(8).after_connect(|conn, _| {
+                    Box::pin(async move {
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA synchronous = NORMAL").await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                        conn.execute("PRAGMA busy_timeout = 5000").await?;
+                        Ok(())
                     })
+                })
             }
             Backend::Postgres => AnyPoolOptions::new().max_connections(16),
         };
@@ -107,19 +101,12 @@ impl Store {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
-        migrator
-            .run(&self.pool)
-            .await
-            .map_err(|e| Error::internal(format!("migrating: {e}")))
+        migrator.run(&self.pool).await.map_err(|e| Error::internal(format!("migrating: {e}")))
     }
 
     /// Readiness: one round trip to the database.
     pub async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map(|_| ())
-            .map_err(db)
+        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ()).map_err(db)
     }
 
     pub async fn close(&self) {
@@ -142,10 +129,7 @@ impl Store {
         let rows = sqlx::query(sql).fetch_all(&self.pool).await.map_err(db)?;
         let mut tables: std::collections::BTreeMap<String, Vec<String>> = Default::default();
         for row in rows {
-            tables
-                .entry(row.try_get(0).map_err(db)?)
-                .or_default()
-                .push(row.try_get(1).map_err(db)?);
+            tables.entry(row.try_get(0).map_err(db)?).or_default().push(row.try_get(1).map_err(db)?);
         }
         Ok(tables
             .into_iter()
@@ -167,9 +151,7 @@ impl Store {
 }
 
 fn sqlite_file(url: &str) -> Option<&str> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next()?;
     (!path.is_empty() && path != ":memory:").then_some(path)
 }
@@ -186,8 +168,6 @@ pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
 
 /// The current time in unix milliseconds, the unit of every stored timestamp.
 pub fn now_ms() -> i64 {
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
+    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }

@@ -31,18 +31,14 @@ impl Store {
     pub async fn register(&self, r: &NewRegistration) -> Result<(OrgId, AccountId, UserId)> {
         let mut tx = self.write_tx().await?;
         let user_id = insert_user(&mut tx, r).await?;
-        let (org_id, account_id) =
-            insert_org(&mut tx, &r.org_name, r.division.as_deref(), &user_id).await?;
+        let (org_id, account_id) = insert_org(&mut tx, &r.org_name, r.division.as_deref(), &user_id).await?;
         tx.commit().await.map_err(db)?;
         Ok((org_id, account_id, user_id))
     }
 
     /// The operator's bootstrap (`orgplane admin create-org`): a new organization whose admin is
     /// the person with this email, created without a password if they do not exist yet.
-    pub async fn create_org_with_admin(
-        &self,
-        r: &NewRegistration,
-    ) -> Result<(OrgId, AccountId, UserId)> {
+    pub async fn create_org_with_admin(&self, r: &NewRegistration) -> Result<(OrgId, AccountId, UserId)> {
         let mut tx = self.write_tx().await?;
         let existing = sqlx::query("SELECT id FROM users WHERE email_key = $1")
             .bind(&r.email_key)
@@ -53,8 +49,7 @@ impl Store {
             Some(row) => UserId::from_stored(row.try_get("id").map_err(db)?),
             None => insert_user(&mut tx, r).await?,
         };
-        let (org_id, account_id) =
-            insert_org(&mut tx, &r.org_name, r.division.as_deref(), &user_id).await?;
+        let (org_id, account_id) = insert_org(&mut tx, &r.org_name, r.division.as_deref(), &user_id).await?;
         tx.commit().await.map_err(db)?;
         Ok((org_id, account_id, user_id))
     }
@@ -96,6 +91,22 @@ impl Store {
         row.as_ref().map(membership_row).transpose()
     }
 
+    /// Makes a person a member of an organization with `role`, or changes their role.
+    pub async fn add_member(&self, org: OrgId, user: &UserId, role: OrgRole) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO memberships (organization_id, user_id, role, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (organization_id, user_id) DO UPDATE SET role = excluded.role",
+        )
+        .bind(org.as_i64())
+        .bind(user.as_str())
+        .bind(role.as_str())
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
     pub async fn rename_org(&self, org: OrgId, name: &str) -> Result<()> {
         let done = sqlx::query("UPDATE organizations SET name = $1 WHERE id = $2")
             .bind(name)
@@ -103,11 +114,7 @@ impl Store {
             .execute(&self.pool)
             .await
             .map_err(db)?;
-        if done.rows_affected() == 0 {
-            Err(org_not_found())
-        } else {
-            Ok(())
-        }
+        if done.rows_affected() == 0 { Err(org_not_found()) } else { Ok(()) }
     }
 
     /// Deletes the organization; its accounts, memberships, permissions and tokens go with it
@@ -118,20 +125,12 @@ impl Store {
             .execute(&self.pool)
             .await
             .map_err(db)?;
-        if done.rows_affected() == 0 {
-            Err(org_not_found())
-        } else {
-            Ok(())
-        }
+        if done.rows_affected() == 0 { Err(org_not_found()) } else { Ok(()) }
     }
 }
 
 pub(crate) fn org_not_found() -> Error {
-    Error::not_found(
-        "ORGANIZATION_DOESNT_EXIST",
-        "path.organizationId",
-        "organization not found",
-    )
+    Error::not_found("ORGANIZATION_DOESNT_EXIST", "path.organizationId", "organization not found")
 }
 
 async fn insert_user(conn: &mut AnyConnection, r: &NewRegistration) -> Result<UserId> {
@@ -204,8 +203,7 @@ async fn insert_org(
         .execute(&mut *conn)
         .await
         .map_err(db)?;
-    let account_id =
-        crate::accounts::insert_account(conn, org_id, DEFAULT_ACCOUNT_NAME, true).await?;
+    let account_id = crate::accounts::insert_account(conn, org_id, DEFAULT_ACCOUNT_NAME, true).await?;
     Ok((org_id, account_id))
 }
 
@@ -219,7 +217,6 @@ fn membership_row(row: &AnyRow) -> Result<Membership> {
             plan: row.try_get("plan").map_err(db)?,
             created_at: row.try_get("created_at").map_err(db)?,
         },
-        role: OrgRole::parse(&role)
-            .ok_or_else(|| Error::internal(format!("stored org role {role:?}")))?,
+        role: OrgRole::parse(&role).ok_or_else(|| Error::internal(format!("stored org role {role:?}")))?,
     })
 }

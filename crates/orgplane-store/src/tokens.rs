@@ -85,8 +85,7 @@ impl Store {
             user_id: UserId::from_stored(row.try_get("user_id").map_err(db)?),
             email: row.try_get("email").map_err(db)?,
             org_id: OrgId::from_i64(row.try_get("organization_id").map_err(db)?),
-            org_role: OrgRole::parse(&role)
-                .ok_or_else(|| Error::internal(format!("stored org role {role:?}")))?,
+            org_role: OrgRole::parse(&role).ok_or_else(|| Error::internal(format!("stored org role {role:?}")))?,
             token_id,
         }))
     }
@@ -127,12 +126,7 @@ impl Store {
     }
 
     /// Revokes one of the person's own personal tokens in this organization, at once.
-    pub async fn delete_personal_token(
-        &self,
-        user: &UserId,
-        org: OrgId,
-        token_id: i64,
-    ) -> Result<()> {
+    pub async fn delete_personal_token(&self, user: &UserId, org: OrgId, token_id: i64) -> Result<()> {
         let done = sqlx::query(
             "DELETE FROM tokens WHERE id = $1 AND user_id = $2 AND organization_id = $3 AND kind = 'personal'",
         )
@@ -143,11 +137,7 @@ impl Store {
         .await
         .map_err(db)?;
         if done.rows_affected() == 0 {
-            Err(Error::not_found(
-                "TOKEN_DOESNT_EXIST",
-                "path.tokenId",
-                "token not found",
-            ))
+            Err(Error::not_found("TOKEN_DOESNT_EXIST", "path.tokenId", "token not found"))
         } else {
             Ok(())
         }

@@ -100,9 +100,7 @@ pub async fn register(
 
 /// Argon2id is deliberately slow: keep it off the async worker threads.
 pub(crate) async fn hash_password(password: String) -> Result<String, Error> {
-    tokio::task::spawn_blocking(move || secret::hash_password(&password))
-        .await
-        .map_err(Error::internal)
+    tokio::task::spawn_blocking(move || secret::hash_password(&password)).await.map_err(Error::internal)
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -161,18 +159,10 @@ pub async fn create_token(
     let expires_at = match req.expires_at.as_deref() {
         None => None,
         Some(raw) => {
-            let at = parse_rfc3339(raw).ok_or_else(|| {
-                Error::validation(
-                    "body.expiresAt",
-                    "\"expiresAt\" must be an RFC 3339 date-time",
-                )
-            })?;
+            let at = parse_rfc3339(raw)
+                .ok_or_else(|| Error::validation("body.expiresAt", "\"expiresAt\" must be an RFC 3339 date-time"))?;
             if at <= orgplane_store::now_ms() {
-                return Err(Error::validation(
-                    "body.expiresAt",
-                    "\"expiresAt\" must be in the future",
-                )
-                .into());
+                return Err(Error::validation("body.expiresAt", "\"expiresAt\" must be in the future").into());
             }
             Some(at)
         }
@@ -180,40 +170,17 @@ pub async fn create_token(
     let token = secret::new_token(TokenKind::Personal);
     let info = state
         .store
-        .insert_token(
-            TokenKind::Personal,
-            &caller.user_id,
-            caller.org_id,
-            Some(&name),
-            &token,
-            expires_at,
-        )
+        .insert_token(TokenKind::Personal, &caller.user_id, caller.org_id, Some(&name), &token, expires_at)
         .await?;
-    Ok(Reply::item(
-        "orgplane:auth:token",
-        CreatedToken {
-            info: info.into(),
-            token: token.secret,
-        },
-    ))
+    Ok(Reply::item("orgplane:auth:token", CreatedToken { info: info.into(), token: token.secret }))
 }
 
 /// Lists the caller's personal tokens in the caller's organization, masked.
 #[utoipa::path(get, path = "/auth/tokens", tag = "auth", security(("bearer" = [])),
     responses((status = 200, body = Items<TokenItem>), (status = 401, body = Failure)))]
-pub async fn list_tokens(
-    State(state): State<AppState>,
-    Auth(caller): Auth,
-    _: Query<NoParams>,
-) -> ApiResult<Reply> {
-    let tokens = state
-        .store
-        .list_personal_tokens(&caller.user_id, caller.org_id)
-        .await?;
-    Ok(Reply::items(
-        "orgplane:auth:token",
-        tokens.into_iter().map(TokenItem::from),
-    ))
+pub async fn list_tokens(State(state): State<AppState>, Auth(caller): Auth, _: Query<NoParams>) -> ApiResult<Reply> {
+    let tokens = state.store.list_personal_tokens(&caller.user_id, caller.org_id).await?;
+    Ok(Reply::items("orgplane:auth:token", tokens.into_iter().map(TokenItem::from)))
 }
 
 /// Revokes one of the caller's personal tokens, effective immediately.
@@ -226,12 +193,11 @@ pub async fn delete_token(
     _: Query<NoParams>,
     PathParam(token_id): PathParam,
 ) -> ApiResult<Reply> {
-    let token_id: i64 = token_id.parse().ok().filter(|id| *id > 0).ok_or_else(|| {
-        Error::validation("path.tokenId", "\"tokenId\" must be a positive integer")
-    })?;
-    state
-        .store
-        .delete_personal_token(&caller.user_id, caller.org_id, token_id)
-        .await?;
+    let token_id: i64 = token_id
+        .parse()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| Error::validation("path.tokenId", "\"tokenId\" must be a positive integer"))?;
+    state.store.delete_personal_token(&caller.user_id, caller.org_id, token_id).await?;
     Ok(Reply::Done)
 }

@@ -9,22 +9,13 @@ use axum::routing::get;
 use std::sync::Arc;
 
 pub fn router(openapi: utoipa::openapi::OpenApi) -> Router<AppState> {
-    let json: Arc<str> = openapi
-        .to_pretty_json()
-        .expect("the OpenAPI document serialises")
-        .into();
+    let json: Arc<str> = openapi.to_pretty_json().expect("the OpenAPI document serialises").into();
     Router::new()
         .route(
             "/openapi.json",
             get(move || {
                 let json = json.clone();
-                async move {
-                    (
-                        [(header::CONTENT_TYPE, "application/json")],
-                        json.to_string(),
-                    )
-                        .into_response()
-                }
+                async move { ([(header::CONTENT_TYPE, "application/json")], json.to_string()).into_response() }
             }),
         )
         .route("/docs", get(|| async { Html(DOCS_PAGE) }))

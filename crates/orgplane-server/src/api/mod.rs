@@ -57,21 +57,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::create_token, auth::list_tokens))
         .routes(routes!(auth::delete_token))
         .routes(routes!(oauth::token))
-        .routes(routes!(
-            setup::organization::create,
-            setup::organization::list
-        ))
-        .routes(routes!(
-            setup::organization::get,
-            setup::organization::update,
-            setup::organization::delete
-        ))
+        .routes(routes!(setup::organization::create, setup::organization::list))
+        .routes(routes!(setup::organization::get, setup::organization::update, setup::organization::delete))
         .routes(routes!(setup::account::create, setup::account::list))
-        .routes(routes!(
-            setup::account::get,
-            setup::account::update,
-            setup::account::delete
-        ))
+        .routes(routes!(setup::account::get, setup::account::update, setup::account::delete))
 }
 
 // ---- Envelope shapes, for the OpenAPI document only (`crate::envelope` renders them). ----

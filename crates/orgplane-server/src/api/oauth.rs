@@ -63,32 +63,25 @@ pub async fn token(
     let (user, org) = match req.grant_type.as_str() {
         "password" => password_grant(&state, &req).await?,
         "refresh_token" => {
-            let refresh = req.refresh_token.as_deref().ok_or_else(|| {
-                Error::validation("body.refresh_token", "\"refresh_token\" is required")
-            })?;
+            let refresh = req
+                .refresh_token
+                .as_deref()
+                .ok_or_else(|| Error::validation("body.refresh_token", "\"refresh_token\" is required"))?;
             let (user, org) = state
                 .store
                 .redeem_refresh_token(&secret::token_hash(refresh))
                 .await?
-                .ok_or_else(|| {
-                    invalid_grant("the refresh token is unknown, expired or already used")
-                })?;
+                .ok_or_else(|| invalid_grant("the refresh token is unknown, expired or already used"))?;
             // The person may have left the organization since.
             state
                 .store
                 .find_membership(&user, org)
                 .await?
-                .ok_or_else(|| {
-                    invalid_grant("the refresh token is unknown, expired or already used")
-                })?;
+                .ok_or_else(|| invalid_grant("the refresh token is unknown, expired or already used"))?;
             (user, org)
         }
         _ => {
-            return Err(Error::validation(
-                "body.grant_type",
-                "\"grant_type\" must be password or refresh_token",
-            )
-            .into());
+            return Err(Error::validation("body.grant_type", "\"grant_type\" must be password or refresh_token").into());
         }
     };
     let now = orgplane_store::now_ms();
@@ -96,25 +89,9 @@ pub async fn token(
     let refresh = secret::new_token(TokenKind::Refresh);
     let store = &state.store;
     store
-        .insert_token(
-            TokenKind::Temporary,
-            &user,
-            org,
-            None,
-            &access,
-            Some(now + TokenKind::TEMPORARY_TTL_MS),
-        )
+        .insert_token(TokenKind::Temporary, &user, org, None, &access, Some(now + TokenKind::TEMPORARY_TTL_MS))
         .await?;
-    store
-        .insert_token(
-            TokenKind::Refresh,
-            &user,
-            org,
-            None,
-            &refresh,
-            Some(now + TokenKind::REFRESH_TTL_MS),
-        )
-        .await?;
+    store.insert_token(TokenKind::Refresh, &user, org, None, &refresh, Some(now + TokenKind::REFRESH_TTL_MS)).await?;
     Ok(Reply::item(
         "spotinst:oauth2:token",
         TemporaryToken {
@@ -127,28 +104,16 @@ pub async fn token(
 }
 
 async fn password_grant(state: &AppState, req: &TokenRequest) -> Result<(UserId, OrgId), Error> {
-    let username = req
-        .username
-        .as_deref()
-        .ok_or_else(|| Error::validation("body.username", "\"username\" is required"))?;
-    let password = req
-        .password
-        .clone()
-        .ok_or_else(|| Error::validation("body.password", "\"password\" is required"))?;
+    let username =
+        req.username.as_deref().ok_or_else(|| Error::validation("body.username", "\"username\" is required"))?;
+    let password =
+        req.password.clone().ok_or_else(|| Error::validation("body.password", "\"password\" is required"))?;
     let org_id = match &req.organization_id {
         None => None,
         Some(OrgIdInput::Text(s)) => Some(OrgId::parse(s).map_err(|e| e.in_field("body"))?),
-        Some(OrgIdInput::Number(n)) => {
-            Some(OrgId::parse(&n.to_string()).map_err(|e| e.in_field("body"))?)
-        }
+        Some(OrgIdInput::Number(n)) => Some(OrgId::parse(&n.to_string()).map_err(|e| e.in_field("body"))?),
     };
-    let bad_credentials = || {
-        Error::invalid(
-            "INVALID_CREDENTIALS",
-            "body.username",
-            "wrong email or password",
-        )
-    };
+    let bad_credentials = || Error::invalid("INVALID_CREDENTIALS", "body.username", "wrong email or password");
     // An unknown email still pays for one hash verification, so timing does not reveal it.
     let credentials = match validate::email("body.username", username) {
         Ok(email) => state.store.find_credentials(&email.key).await?,
@@ -158,32 +123,23 @@ async fn password_grant(state: &AppState, req: &TokenRequest) -> Result<(UserId,
         .as_ref()
         .and_then(|c| c.password_hash.clone())
         .unwrap_or_else(|| secret::dummy_password_hash().to_string());
-    let verified = tokio::task::spawn_blocking(move || secret::verify_password(&password, &phc))
-        .await
-        .map_err(Error::internal)?;
+    let verified =
+        tokio::task::spawn_blocking(move || secret::verify_password(&password, &phc)).await.map_err(Error::internal)?;
     let user = match credentials {
         Some(c) if verified && c.password_hash.is_some() => c.user_id,
         _ => return Err(bad_credentials()),
     };
     let memberships = state.store.list_memberships(&user).await?;
     let org = match org_id {
-        Some(id) => memberships
-            .iter()
-            .find(|m| m.organization.id == id)
-            .map(|m| m.organization.id)
-            .ok_or_else(|| {
-                Error::invalid(
-                    "NOT_A_MEMBER",
-                    "body.organizationId",
-                    "you are not a member of this organization",
-                )
-            })?,
+        Some(id) => {
+            memberships.iter().find(|m| m.organization.id == id).map(|m| m.organization.id).ok_or_else(|| {
+                Error::invalid("NOT_A_MEMBER", "body.organizationId", "you are not a member of this organization")
+            })?
+        }
         None => memberships
             .first()
             .map(|m| m.organization.id)
-            .ok_or_else(|| {
-                Error::rule("NO_ORGANIZATION", "this user belongs to no organization")
-            })?,
+            .ok_or_else(|| Error::rule("NO_ORGANIZATION", "this user belongs to no organization"))?,
     };
     Ok((user, org))
 }

@@ -108,30 +108,13 @@ pub async fn create(
     params(("cloudAccountId" = Option<String>, Query, description = "Filter by linked cloud account id"),
            ("accountId" = Option<String>, Query, description = "Accepted and ignored: the whole organization is listed")),
     responses((status = 200, body = Items<AccountItem>), (status = 400, body = Failure), (status = 401, body = Failure)))]
-pub async fn list(
-    State(state): State<AppState>,
-    Auth(caller): Auth,
-    q: Query<ListParams>,
-) -> ApiResult<Reply> {
+pub async fn list(State(state): State<AppState>, Auth(caller): Auth, q: Query<ListParams>) -> ApiResult<Reply> {
     authorize(&caller, Action::ListAccounts, Grant::Organization)?;
-    let visibility = if caller.is_admin() {
-        AccountVisibility::All
-    } else {
-        AccountVisibility::AttachedTo(&caller.user_id)
-    };
-    let filter = q
-        .params
-        .cloud_account_id
-        .as_deref()
-        .or(q.params.aws_account_id.as_deref());
-    let accounts = state
-        .store
-        .list_accounts(caller.org_id, visibility, filter)
-        .await?;
-    Ok(Reply::items(
-        KIND,
-        accounts.into_iter().map(AccountItem::from),
-    ))
+    let visibility =
+        if caller.is_admin() { AccountVisibility::All } else { AccountVisibility::AttachedTo(&caller.user_id) };
+    let filter = q.params.cloud_account_id.as_deref().or(q.params.aws_account_id.as_deref());
+    let accounts = state.store.list_accounts(caller.org_id, visibility, filter).await?;
+    Ok(Reply::items(KIND, accounts.into_iter().map(AccountItem::from)))
 }
 
 /// One account.
@@ -160,12 +143,7 @@ pub async fn update(
     Body(req): Body<UpdateAccountRequest>,
 ) -> ApiResult<Reply> {
     let account = authorized_account(&state, &caller, &id, Action::UpdateAccount).await?;
-    let name = req
-        .account
-        .name
-        .as_deref()
-        .map(|n| validate::entity_name("body.account.name", n))
-        .transpose()?;
+    let name = req.account.name.as_deref().map(|n| validate::entity_name("body.account.name", n)).transpose()?;
     let slack = req
         .account
         .slack_notification_channels
@@ -173,24 +151,11 @@ pub async fn update(
             channels
                 .iter()
                 .enumerate()
-                .map(|(i, c)| {
-                    validate::webhook_url(
-                        &format!("body.account.slackNotificationChannels[{i}]"),
-                        c,
-                    )
-                })
+                .map(|(i, c)| validate::webhook_url(&format!("body.account.slackNotificationChannels[{i}]"), c))
                 .collect::<Result<Vec<_>, _>>()
         })
         .transpose()?;
-    state
-        .store
-        .update_account(
-            caller.org_id,
-            &account.id,
-            name.as_deref(),
-            slack.as_deref(),
-        )
-        .await?;
+    state.store.update_account(caller.org_id, &account.id, name.as_deref(), slack.as_deref()).await?;
     Ok(Reply::Done)
 }
 
@@ -205,42 +170,23 @@ pub async fn delete(
     PathParam(id): PathParam,
 ) -> ApiResult<Reply> {
     let account = authorized_account(&state, &caller, &id, Action::DeleteAccount).await?;
-    state
-        .store
-        .delete_account(caller.org_id, &account.id)
-        .await?;
+    state.store.delete_account(caller.org_id, &account.id).await?;
     Ok(Reply::Done)
 }
 
 /// Loads an account of the caller's organization and checks the caller may perform `action`
 /// on it. Accounts of other organizations do not exist as far as the caller can tell.
-async fn authorized_account(
-    state: &AppState,
-    caller: &Caller,
-    id: &str,
-    action: Action,
-) -> Result<Account, Error> {
+async fn authorized_account(state: &AppState, caller: &Caller, id: &str, action: Action) -> Result<Account, Error> {
     let id = AccountId::parse(id).map_err(|e| e.in_field("path"))?;
     let account = state
         .store
         .find_account(caller.org_id, &id)
         .await?
-        .ok_or_else(|| {
-            Error::not_found(
-                "Account_DOESNT_EXIST",
-                "path.accountId",
-                "account not found",
-            )
-        })?;
+        .ok_or_else(|| Error::not_found("Account_DOESNT_EXIST", "path.accountId", "account not found"))?;
     let grant = if caller.is_admin() {
         Grant::Organization
     } else {
-        Grant::Account(
-            state
-                .store
-                .account_role(caller.org_id, &account.id, &caller.user_id)
-                .await?,
-        )
+        Grant::Account(state.store.account_role(caller.org_id, &account.id, &caller.user_id).await?)
     };
     authorize(caller, action, grant)?;
     Ok(account)

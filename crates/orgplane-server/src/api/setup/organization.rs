@@ -82,28 +82,15 @@ pub async fn create(
     authorize(&caller, Action::CreateOrganization, Grant::Organization)?;
     let name = validate::entity_name("body.organization.name", &req.organization.name)?;
     let (org_id, _) = state.store.create_org_for(&caller.user_id, &name).await?;
-    Ok(Reply::item(
-        KIND,
-        CreatedOrganization {
-            organization_id: org_id.as_i64(),
-            organization_name: name,
-        },
-    ))
+    Ok(Reply::item(KIND, CreatedOrganization { organization_id: org_id.as_i64(), organization_name: name }))
 }
 
 /// The organizations the caller belongs to.
 #[utoipa::path(get, path = "/setup/organization", tag = "organizations", security(("bearer" = [])),
     responses((status = 200, body = Items<OrganizationItem>), (status = 401, body = Failure)))]
-pub async fn list(
-    State(state): State<AppState>,
-    Auth(caller): Auth,
-    _: Query<NoParams>,
-) -> ApiResult<Reply> {
+pub async fn list(State(state): State<AppState>, Auth(caller): Auth, _: Query<NoParams>) -> ApiResult<Reply> {
     let memberships = state.store.list_memberships(&caller.user_id).await?;
-    Ok(Reply::items(
-        KIND,
-        memberships.into_iter().map(OrganizationItem::from),
-    ))
+    Ok(Reply::items(KIND, memberships.into_iter().map(OrganizationItem::from)))
 }
 
 /// One organization the caller belongs to.
@@ -162,22 +149,10 @@ async fn membership_in(
     action: Action,
 ) -> Result<(Membership, OrgId), Error> {
     let org = OrgId::parse(id).map_err(|e| e.in_field("path"))?;
-    let membership = state
-        .store
-        .find_membership(&caller.user_id, org)
-        .await?
-        .ok_or_else(|| {
-            Error::not_found(
-                "ORGANIZATION_DOESNT_EXIST",
-                "path.organizationId",
-                "organization not found",
-            )
-        })?;
-    let acting = Caller {
-        org_id: org,
-        org_role: membership.role,
-        ..caller.clone()
-    };
+    let membership = state.store.find_membership(&caller.user_id, org).await?.ok_or_else(|| {
+        Error::not_found("ORGANIZATION_DOESNT_EXIST", "path.organizationId", "organization not found")
+    })?;
+    let acting = Caller { org_id: org, org_role: membership.role, ..caller.clone() };
     authorize(&acting, action, Grant::Organization)?;
     Ok((membership, org))
 }

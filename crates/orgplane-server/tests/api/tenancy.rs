@@ -1,0 +1,98 @@
+//! No request may see or change another organization's data. The walk covers every route in the
+//! OpenAPI document (`openapi.rs` checks that this list and the document agree).
+
+use orgplane_testkit::{Tenant, TestApp, both_backends};
+use serde_json::{Value, json};
+
+/// Every API route: method, path template, and a body that would succeed for its owner.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("POST", "/auth/register"),
+    ("POST", "/auth/tokens"),
+    ("GET", "/auth/tokens"),
+    ("DELETE", "/auth/tokens/{tokenId}"),
+    ("POST", "/oauth/token"),
+    ("POST", "/setup/organization"),
+    ("GET", "/setup/organization"),
+    ("GET", "/setup/organization/{organizationId}"),
+    ("PUT", "/setup/organization/{organizationId}"),
+    ("DELETE", "/setup/organization/{organizationId}"),
+    ("POST", "/setup/account"),
+    ("GET", "/setup/account"),
+    ("GET", "/setup/account/{accountId}"),
+    ("PUT", "/setup/account/{accountId}"),
+    ("DELETE", "/setup/account/{accountId}"),
+];
+
+fn body_for(method: &str, path: &str) -> Option<Value> {
+    match (method, path) {
+        ("POST", "/auth/tokens") => Some(json!({"name": "intruder"})),
+        ("PUT", "/setup/organization/{organizationId}") => Some(json!({"organization": {"name": "Pwned"}})),
+        ("POST", "/setup/organization") => Some(json!({"organization": {"name": "Intruder Org"}})),
+        ("POST", "/setup/account") => Some(json!({"account": {"name": "Intruder"}})),
+        ("PUT", "/setup/account/{accountId}") => {
+            Some(json!({"account": {"name": "Pwned", "slackNotificationChannels": ["https://evil.example/x"]}}))
+        }
+        _ => None,
+    }
+}
+
+/// Everything of A's that A's admin can see.
+async fn snapshot(app: &TestApp, a: &Tenant) -> Value {
+    let strip = |mut v: Value| {
+        v.as_object_mut().unwrap().remove("request");
+        v
+    };
+    json!({
+        "org": strip(app.get(&format!("/setup/organization/{}", a.org_id), &a.token).await.json),
+        "accounts": strip(app.get("/setup/account", &a.token).await.json),
+        "tokens": app.get("/auth/tokens", &a.token).await.items().iter().map(|t| {
+            let mut t = t.clone();
+            t.as_object_mut().unwrap().remove("lastUsedAt");
+            t
+        }).collect::<Vec<_>>(),
+    })
+}
+
+both_backends!(a_foreign_token_can_neither_see_nor_change_anything, |app| {
+    let a = app.signup("tenant-a@example.com").await;
+    let b = app.signup("tenant-b@example.com").await;
+    let extra = app.post("/setup/account", &a.token, json!({"account": {"name": "A's second"}})).await.item()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let a_token_id =
+        app.post("/auth/tokens", &a.token, json!({"name": "a's token"})).await.item()["tokenId"].as_i64().unwrap();
+    let before = snapshot(&app, &a).await;
+
+    for (method, template) in ROUTES {
+        for account in [&a.account_id, &extra] {
+            let path = template
+                .replace("{organizationId}", &a.org_id)
+                .replace("{accountId}", account)
+                .replace("{tokenId}", &a_token_id.to_string());
+            let res = app.call(method, &path, Some(&b.token), body_for(method, template)).await;
+            let text = res.json.to_string();
+            assert!(!text.contains(&a.org_id) || path.contains(&a.org_id), "{method} {path} leaked A's org id: {text}");
+            assert!(
+                !text.contains(&a.account_id) && !text.contains(&extra) || path.contains("/setup/account/"),
+                "{method} {path} leaked A's account: {text}"
+            );
+            if template.contains('{') {
+                assert!(
+                    matches!(res.status.as_u16(), 403 | 404),
+                    "{method} {path} with B's token answered {}: {text}",
+                    res.status
+                );
+                assert!(!text.contains("Pwned"));
+            } else {
+                assert_ne!(res.status.as_u16(), 500, "{method} {path}: {text}");
+            }
+        }
+    }
+    assert_eq!(snapshot(&app, &a).await, before, "A's data changed");
+    // B's own world is intact and B still cannot see A's accounts.
+    let b_accounts = app.get("/setup/account", &b.token).await;
+    assert!(b_accounts.items().iter().all(|acc| acc["organizationId"] == b.org_id.as_str()));
+});

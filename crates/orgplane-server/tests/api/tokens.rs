@@ -1,0 +1,202 @@
+use crate::add_member;
+use orgplane_domain::ids::{OrgId, UserId};
+use orgplane_domain::secret::{TokenKind, new_token};
+use orgplane_testkit::{PASSWORD, both_backends};
+use serde_json::json;
+
+both_backends!(password_grant_has_spot_shape, |app| {
+    let t = app.signup("grant@example.com").await;
+    let res = app
+        .call(
+            "POST",
+            "/oauth/token",
+            None,
+            Some(json!({"grant_type": "password", "username": "grant@example.com", "password": PASSWORD})),
+        )
+        .await;
+    res.assert_ok();
+    assert_eq!(res.json["response"]["kind"], "spotinst:oauth2:token");
+    let item = res.item();
+    assert_eq!(item["tokenType"], "bearer");
+    assert_eq!(item["expiresIn"], 7200);
+    let access = item["accessToken"].as_str().unwrap();
+    assert!(item["refreshToken"].is_string());
+    let orgs = app.get("/setup/organization", access).await;
+    assert_eq!(orgs.item()["organizationId"], t.org_id.as_str());
+});
+
+both_backends!(password_grant_accepts_form_encoding, |app| {
+    app.signup("form@example.com").await;
+    let req = axum::http::Request::post("/oauth/token")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(axum::body::Body::from("grant_type=password&username=form%40example.com&password=Sup3r%24ecret"))
+        .unwrap();
+    let res = app.send(req).await;
+    res.assert_ok();
+    assert!(res.item()["accessToken"].as_str().unwrap().starts_with("opt_"));
+});
+
+both_backends!(bad_credentials_are_refused_alike, |app| {
+    app.signup("creds@example.com").await;
+    for (user, pass) in
+        [("creds@example.com", "Wr0ng$pass"), ("nobody@example.com", PASSWORD), ("not an email", PASSWORD)]
+    {
+        let res = app
+            .call(
+                "POST",
+                "/oauth/token",
+                None,
+                Some(json!({"grant_type": "password", "username": user, "password": pass})),
+            )
+            .await;
+        res.assert_error(400, "INVALID_CREDENTIALS", Some("body.username"));
+    }
+    let res = app
+        .call("POST", "/oauth/token", None, Some(json!({"grant_type": "password", "username": "creds@example.com"})))
+        .await;
+    res.assert_error(400, "ValidationError", Some("body.password"));
+    let res = app.call("POST", "/oauth/token", None, Some(json!({"grant_type": "client_credentials"}))).await;
+    res.assert_error(400, "ValidationError", Some("body.grant_type"));
+});
+
+both_backends!(token_is_bound_to_the_requested_organization, |app| {
+    let a = app.signup("owner-a@example.com").await;
+    let b = app.signup("member-b@example.com").await;
+    let in_a = add_member(&app, &a, &b).await;
+    // The token acts in A: its account list is A's (filtered to nothing: B is attached to none).
+    let res = app.get("/setup/account", &in_a).await;
+    res.assert_ok();
+    assert_eq!(res.items().len(), 0);
+    // Organization ids may be sent as numbers in JSON.
+    let res = app
+        .call("POST", "/oauth/token", None, Some(json!({"grant_type": "password", "username": b.email, "password": PASSWORD, "organizationId": a.org_id.parse::<i64>().unwrap()})))
+        .await;
+    res.assert_ok();
+    // An organization the person is not in is refused.
+    let c = app.signup("other-c@example.com").await;
+    let res = app
+        .call("POST", "/oauth/token", None, Some(json!({"grant_type": "password", "username": b.email, "password": PASSWORD, "organizationId": c.org_id})))
+        .await;
+    res.assert_error(400, "NOT_A_MEMBER", Some("body.organizationId"));
+    let res = app
+        .call(
+            "POST",
+            "/oauth/token",
+            None,
+            Some(json!({"grant_type": "password", "username": b.email, "password": PASSWORD, "organizationId": "12"})),
+        )
+        .await;
+    res.assert_error(400, "ValidationError", Some("body.organizationId"));
+});
+
+both_backends!(refresh_tokens_are_single_use, |app| {
+    app.signup("refresh@example.com").await;
+    let res = app
+        .call(
+            "POST",
+            "/oauth/token",
+            None,
+            Some(json!({"grant_type": "password", "username": "refresh@example.com", "password": PASSWORD})),
+        )
+        .await;
+    let refresh = res.item()["refreshToken"].as_str().unwrap().to_string();
+    let again = app
+        .call("POST", "/oauth/token", None, Some(json!({"grant_type": "refresh_token", "refresh_token": refresh})))
+        .await;
+    again.assert_ok();
+    let access = again.item()["accessToken"].as_str().unwrap();
+    app.get("/setup/account", access).await.assert_ok();
+    let replay = app
+        .call("POST", "/oauth/token", None, Some(json!({"grant_type": "refresh_token", "refresh_token": refresh})))
+        .await;
+    replay.assert_error(400, "INVALID_GRANT", Some("body.grant_type"));
+    // A refresh token is not an access token.
+    let next = again.item()["refreshToken"].as_str().unwrap();
+    app.get("/setup/account", next).await.assert_unauthenticated();
+});
+
+both_backends!(personal_tokens_are_shown_once_listed_masked_and_revoked_at_once, |app| {
+    let t = app.signup("pat@example.com").await;
+    let res = app.post("/auth/tokens", &t.token, json!({"name": "ci", "expiresAt": "2999-01-01T00:00:00Z"})).await;
+    res.assert_ok();
+    let created = res.item().clone();
+    let secret = created["token"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("opp_"));
+    assert_eq!(created["tokenLastDigits"], &secret[secret.len() - 4..]);
+    assert_eq!(created["expiresAt"], "2999-01-01T00:00:00.000Z");
+    let token_id = created["tokenId"].as_i64().expect("tokenId is an integer");
+
+    // The new token works, and is then listed without its secret, with its last use recorded.
+    app.get("/setup/account", &secret).await.assert_ok();
+    let list = app.get("/auth/tokens", &t.token).await;
+    list.assert_ok();
+    let listed = list.items().iter().find(|i| i["tokenId"] == token_id).expect("listed").clone();
+    assert!(listed.get("token").is_none(), "secret leaked in list: {listed}");
+    assert_eq!(listed["name"], "ci");
+    assert!(listed["lastUsedAt"].is_string(), "{listed}");
+    assert!(!list.json.to_string().contains(&secret));
+
+    app.delete(&format!("/auth/tokens/{token_id}"), &t.token).await.assert_ok();
+    app.get("/setup/account", &secret).await.assert_unauthenticated();
+    app.delete(&format!("/auth/tokens/{token_id}"), &t.token).await.assert_error(
+        404,
+        "TOKEN_DOESNT_EXIST",
+        Some("path.tokenId"),
+    );
+    app.delete("/auth/tokens/abc", &t.token).await.assert_error(400, "ValidationError", Some("path.tokenId"));
+});
+
+both_backends!(personal_token_input_is_checked, |app| {
+    let t = app.signup("patbad@example.com").await;
+    app.post("/auth/tokens", &t.token, json!({"name": ""})).await.assert_error(
+        400,
+        "ValidationError",
+        Some("body.name"),
+    );
+    app.post("/auth/tokens", &t.token, json!({"name": "x", "expiresAt": "tomorrow"})).await.assert_error(
+        400,
+        "ValidationError",
+        Some("body.expiresAt"),
+    );
+    app.post("/auth/tokens", &t.token, json!({"name": "x", "expiresAt": "2001-01-01T00:00:00Z"})).await.assert_error(
+        400,
+        "ValidationError",
+        Some("body.expiresAt"),
+    );
+    app.post("/auth/tokens", &t.token, json!({})).await.assert_error(400, "ValidationError", Some("body.name"));
+});
+
+both_backends!(missing_unknown_and_expired_tokens_get_a_bare_401, |app| {
+    let t = app.signup("401@example.com").await;
+    app.call("GET", "/setup/account", None, None).await.assert_unauthenticated();
+    app.get("/setup/account", "opp_0000").await.assert_unauthenticated();
+    // Expired: minted directly in the store with an expiry in the past.
+    let expired = new_token(TokenKind::Personal);
+    app.store()
+        .insert_token(
+            TokenKind::Personal,
+            &UserId::parse(&t.user_id).unwrap(),
+            OrgId::parse(&t.org_id).unwrap(),
+            Some("old"),
+            &expired,
+            Some(1),
+        )
+        .await
+        .unwrap();
+    app.get("/setup/account", &expired.secret).await.assert_unauthenticated();
+    // Scheme word in any case; anything else is not a bearer token.
+    for header in [format!("bearer {}", t.token), format!("BEARER {}", t.token)] {
+        let req = axum::http::Request::get("/setup/account")
+            .header("authorization", header)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        app.send(req).await.assert_ok();
+    }
+    for header in [format!("Basic {}", t.token), t.token.clone(), "Bearer ".to_string()] {
+        let req = axum::http::Request::get("/setup/account")
+            .header("authorization", header)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        app.send(req).await.assert_unauthenticated();
+    }
+});
