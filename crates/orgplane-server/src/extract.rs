@@ -79,12 +79,17 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         // serde would read a struct from an array positionally; Spot bodies are objects.
         Some(_) => return Err(ApiError(Error::validation("body", "the body must be a JSON object"))),
     };
-    let not_json = |e: serde_json::Error| ApiError(Error::validation("body", format!("the body is not valid JSON: {e}")));
+    let not_json =
+        |e: serde_json::Error| ApiError(Error::validation("body", format!("the body is not valid JSON: {e}")));
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
-        if inner.is_syntax() || inner.is_eof() { not_json(inner) } else { ApiError(field_error("body", path, &inner.to_string())) }
+        if inner.is_syntax() || inner.is_eof() {
+            not_json(inner)
+        } else {
+            ApiError(field_error("body", path, &inner.to_string()))
+        }
     })?;
     // Trailing bytes after the object make the whole body invalid.
     de.end().map_err(not_json)?;

@@ -24,6 +24,7 @@ impl Store {
         let mut tx = self.write_tx().await?;
         let id = insert_account(&mut tx, org, name, false).await?;
         tx.commit().await.map_err(db)?;
+        self.changed().await;
         self.find_account(org, &id).await?.ok_or_else(|| Error::internal("account vanished after insert"))
     }
 
@@ -35,6 +36,17 @@ impl Store {
         visibility: AccountVisibility<'_>,
         cloud_account_id: Option<&str>,
     ) -> Result<Vec<Account>> {
+        let now = now_ms();
+        let viewer = match &visibility {
+            AccountVisibility::All => None,
+            AccountVisibility::AttachedTo(user) => Some(user.as_str()),
+        };
+        if cloud_account_id.is_none() {
+            if let Some(hit) = self.cache.accounts(org.as_i64(), viewer, now) {
+                return Ok(hit.as_ref().clone());
+            }
+        }
+        let epoch = self.cache.epoch();
         let rows = match visibility {
             AccountVisibility::All => {
                 sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -62,7 +74,11 @@ impl Store {
             }
         }
         .map_err(db)?;
-        rows.iter().map(account_row).collect()
+        let accounts = rows.iter().map(account_row).collect::<Result<Vec<_>>>()?;
+        if cloud_account_id.is_none() {
+            self.cache.put_accounts(epoch, org.as_i64(), viewer, std::sync::Arc::new(accounts.clone()), now);
+        }
+        Ok(accounts)
     }
 
     /// One account of the organization; `None` if it does not exist or belongs to another one.
@@ -161,7 +177,9 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(db)?;
-        tx.commit().await.map_err(db)
+        tx.commit().await.map_err(db)?;
+        self.changed().await;
+        Ok(())
     }
 
     /// Renames an account and/or replaces its Slack channels; `None` leaves a field unchanged.
@@ -184,7 +202,11 @@ impl Store {
         .execute(&self.pool)
         .await
         .map_err(db)?;
-        if done.rows_affected() == 0 { Err(account_not_found()) } else { Ok(()) }
+        if done.rows_affected() == 0 {
+            return Err(account_not_found());
+        }
+        self.changed().await;
+        Ok(())
     }
 
     /// Deletes a non-default account. The default-account rule is checked inside the
@@ -207,7 +229,9 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
-        tx.commit().await.map_err(db)
+        tx.commit().await.map_err(db)?;
+        self.changed().await;
+        Ok(())
     }
 }
 

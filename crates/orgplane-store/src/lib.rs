@@ -9,6 +9,7 @@
 //! Every method that touches tenant data takes the organization id, and every query filters on it.
 
 mod accounts;
+mod cache;
 mod orgs;
 mod tokens;
 mod users;
@@ -48,10 +49,17 @@ pub fn sqlite_url(data_dir: &std::path::Path) -> String {
     format!("sqlite://{}?mode=rwc", data_dir.join("orgplane.db").display())
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    cache: std::sync::Arc<cache::Cache>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("backend", &self.backend).finish_non_exhaustive()
+    }
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -88,7 +96,28 @@ impl Store {
             .connect(url)
             .await
             .map_err(|e| Error::internal(format!("connecting to the database: {e}")))?;
-        Ok(Store { pool, backend })
+        let cache = std::sync::Arc::new(cache::Cache::new(backend == Backend::Sqlite));
+        if backend == Backend::Postgres {
+            cache::spawn_listener(url.to_string(), std::sync::Arc::downgrade(&cache));
+        }
+        Ok(Store { pool, backend, cache })
+    }
+
+    /// Whether the read cache is in use (on PostgreSQL only while the invalidation listener is up).
+    pub fn cache_active(&self) -> bool {
+        self.cache.enabled()
+    }
+
+    /// Every successful mutation calls this: it clears the read cache here and, on PostgreSQL,
+    /// tells the other replicas to clear theirs.
+    pub(crate) async fn changed(&self) {
+        self.cache.clear();
+        if self.backend == Backend::Postgres {
+            let notify = sqlx::query("SELECT pg_notify($1, '')").bind(cache::CHANNEL).execute(&self.pool).await;
+            if let Err(e) = notify {
+                tracing::warn!(error = %e, "could not notify other replicas of a change");
+            }
+        }
     }
 
     pub fn backend(&self) -> Backend {

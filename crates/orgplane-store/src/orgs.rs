@@ -33,6 +33,7 @@ impl Store {
         let user_id = insert_user(&mut tx, r).await?;
         let (org_id, account_id) = insert_org(&mut tx, &r.org_name, r.division.as_deref(), &user_id).await?;
         tx.commit().await.map_err(db)?;
+        self.changed().await;
         Ok((org_id, account_id, user_id))
     }
 
@@ -51,6 +52,7 @@ impl Store {
         };
         let (org_id, account_id) = insert_org(&mut tx, &r.org_name, r.division.as_deref(), &user_id).await?;
         tx.commit().await.map_err(db)?;
+        self.changed().await;
         Ok((org_id, account_id, user_id))
     }
 
@@ -59,6 +61,7 @@ impl Store {
         let mut tx = self.write_tx().await?;
         let ids = insert_org(&mut tx, name, None, user).await?;
         tx.commit().await.map_err(db)?;
+        self.changed().await;
         Ok(ids)
     }
 
@@ -104,6 +107,7 @@ impl Store {
         .execute(&self.pool)
         .await
         .map_err(db)?;
+        self.changed().await;
         Ok(())
     }
 
@@ -114,7 +118,11 @@ impl Store {
             .execute(&self.pool)
             .await
             .map_err(db)?;
-        if done.rows_affected() == 0 { Err(org_not_found()) } else { Ok(()) }
+        if done.rows_affected() == 0 {
+            return Err(org_not_found());
+        }
+        self.changed().await;
+        Ok(())
     }
 
     /// Deletes the organization; its accounts, memberships, permissions and tokens go with it
@@ -125,7 +133,11 @@ impl Store {
             .execute(&self.pool)
             .await
             .map_err(db)?;
-        if done.rows_affected() == 0 { Err(org_not_found()) } else { Ok(()) }
+        if done.rows_affected() == 0 {
+            return Err(org_not_found());
+        }
+        self.changed().await;
+        Ok(())
     }
 }
 

@@ -53,6 +53,33 @@ impl Store {
     /// `None` for unknown, expired or revoked tokens, and for tokens whose owner has left the
     /// organization the token is bound to.
     pub async fn caller_for_token(&self, hash: &str) -> Result<Option<Caller>> {
+        let now = now_ms();
+        let (caller, expires_at, last_used) = match self.cache.caller(hash, now) {
+            Some(hit) => (hit.caller, hit.expires_at, hit.last_used_at),
+            None => {
+                let epoch = self.cache.epoch();
+                let Some(found) = self.load_caller(hash).await? else { return Ok(None) };
+                self.cache.put_caller(epoch, hash, found.0.clone(), found.1, found.2, now);
+                found
+            }
+        };
+        if expires_at.is_some_and(|e| e <= now) {
+            return Ok(None);
+        }
+        if last_used.is_none_or(|t| now - t >= LAST_USED_RESOLUTION_MS) {
+            sqlx::query("UPDATE tokens SET last_used_at = $1 WHERE id = $2")
+                .bind(now)
+                .bind(caller.token_id)
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+            self.cache.put_caller(self.cache.epoch(), hash, caller.clone(), expires_at, Some(now), now);
+        }
+        Ok(Some(caller))
+    }
+
+    /// The caller behind a token hash with the token's expiry and last use, from the database.
+    async fn load_caller(&self, hash: &str) -> Result<Option<(Caller, Option<i64>, Option<i64>)>> {
         let row = sqlx::query(
             "SELECT t.id, t.user_id, t.organization_id, t.expires_at, t.last_used_at, u.email, m.role \
              FROM tokens t \
@@ -65,29 +92,15 @@ impl Store {
         .await
         .map_err(db)?;
         let Some(row) = row else { return Ok(None) };
-        let now = now_ms();
-        let expires_at: Option<i64> = row.try_get("expires_at").map_err(db)?;
-        if expires_at.is_some_and(|e| e <= now) {
-            return Ok(None);
-        }
-        let token_id: i64 = row.try_get("id").map_err(db)?;
-        let last_used: Option<i64> = row.try_get("last_used_at").map_err(db)?;
-        if last_used.is_none_or(|t| now - t >= LAST_USED_RESOLUTION_MS) {
-            sqlx::query("UPDATE tokens SET last_used_at = $1 WHERE id = $2")
-                .bind(now)
-                .bind(token_id)
-                .execute(&self.pool)
-                .await
-                .map_err(db)?;
-        }
         let role: String = row.try_get("role").map_err(db)?;
-        Ok(Some(Caller {
+        let caller = Caller {
             user_id: UserId::from_stored(row.try_get("user_id").map_err(db)?),
             email: row.try_get("email").map_err(db)?,
             org_id: OrgId::from_i64(row.try_get("organization_id").map_err(db)?),
             org_role: OrgRole::parse(&role).ok_or_else(|| Error::internal(format!("stored org role {role:?}")))?,
-            token_id,
-        }))
+            token_id: row.try_get("id").map_err(db)?,
+        };
+        Ok(Some((caller, row.try_get("expires_at").map_err(db)?, row.try_get("last_used_at").map_err(db)?)))
     }
 
     /// Uses up a refresh token: it is deleted whether or not it is still valid, and the
@@ -137,10 +150,10 @@ impl Store {
         .await
         .map_err(db)?;
         if done.rows_affected() == 0 {
-            Err(Error::not_found("TOKEN_DOESNT_EXIST", "path.tokenId", "token not found"))
-        } else {
-            Ok(())
+            return Err(Error::not_found("TOKEN_DOESNT_EXIST", "path.tokenId", "token not found"));
         }
+        self.changed().await;
+        Ok(())
     }
 }
 

@@ -1,0 +1,182 @@
+//! Store tests, each on SQLite and PostgreSQL.
+
+use orgplane_domain::Error;
+use orgplane_domain::access::{AccountRole, OrgRole};
+use orgplane_domain::ids::AccountId;
+use orgplane_store::{AccountVisibility, NewRegistration, Store};
+use orgplane_testkit::{Backend, TestDb, both_backends};
+
+fn registration(email: &str) -> NewRegistration {
+    NewRegistration {
+        org_name: "Org".into(),
+        division: None,
+        first_name: "First".into(),
+        last_name: "Last".into(),
+        email: email.into(),
+        email_key: email.to_lowercase(),
+        password_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into()),
+    }
+}
+
+#[tokio::test]
+async fn both_backends_have_the_same_tables_and_columns() {
+    let sqlite = TestDb::new(Backend::Sqlite).await.unwrap();
+    let Some(postgres) = TestDb::new(Backend::Postgres).await else {
+        eprintln!("ORGPLANE_TEST_POSTGRES_URL is not set: schema comparison not run");
+        return;
+    };
+    let (s, p) = (sqlite.store.schema().await.unwrap(), postgres.store.schema().await.unwrap());
+    assert!(s.iter().any(|(t, _)| t == "accounts"), "{s:?}");
+    assert_eq!(s, p);
+}
+
+both_backends!(migrations_are_idempotent, |app| {
+    app.store().migrate().await.unwrap();
+    app.store().migrate().await.unwrap();
+    app.store().ping().await.unwrap();
+});
+
+both_backends!(concurrent_signups_with_one_email_make_exactly_one_user, |app| {
+    let store: Store = app.store().clone();
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let store = store.clone();
+            // Same address in different case: one identity, case-insensitively.
+            let email = if i % 2 == 0 { "race@example.com" } else { "RACE@example.com" };
+            tokio::spawn(async move { store.register(&registration(email)).await })
+        })
+        .collect();
+    let mut ok = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(Error::Invalid { code: "EMAIL_ALREADY_EXISTS", .. }) => {}
+            Err(e) => panic!("unexpected error {e:?}"),
+        }
+    }
+    assert_eq!(ok, 1);
+    let creds = store.find_credentials("race@example.com").await.unwrap().unwrap();
+    assert_eq!(store.list_memberships(&creds.user_id).await.unwrap().len(), 1, "losers left no organization");
+});
+
+both_backends!(concurrent_writers_all_succeed, |app| {
+    let store: Store = app.store().clone();
+    let (org, _, _) = store.register(&registration("writers@example.com")).await.unwrap();
+    let tasks: Vec<_> = (0..24)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move { store.create_account(org, &format!("Account {i}")).await })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    assert_eq!(store.list_accounts(org, AccountVisibility::All, None).await.unwrap().len(), 25);
+});
+
+both_backends!(every_account_query_is_scoped_to_its_organization, |app| {
+    let store = app.store();
+    let (a, a_default, a_admin) = store.register(&registration("scope-a@example.com")).await.unwrap();
+    let (b, _, _) = store.register(&registration("scope-b@example.com")).await.unwrap();
+    let a_extra = store.create_account(a, "A extra").await.unwrap().id;
+
+    assert!(store.find_account(b, &a_extra).await.unwrap().is_none());
+    assert!(matches!(store.update_account(b, &a_extra, Some("x"), None).await, Err(Error::NotFound { .. })));
+    assert!(matches!(store.delete_account(b, &a_extra).await, Err(Error::NotFound { .. })));
+    assert!(matches!(
+        store.set_account_role(b, &a_extra, &a_admin, AccountRole::Viewer).await,
+        Err(Error::NotFound { .. })
+    ));
+    assert!(store.account_role(b, &a_extra, &a_admin).await.unwrap().is_none());
+    let b_accounts = store.list_accounts(b, AccountVisibility::All, None).await.unwrap();
+    assert!(b_accounts.iter().all(|acc| acc.organization_id == b));
+    assert!(store.find_account(a, &a_extra).await.unwrap().is_some(), "A's account untouched");
+    assert_eq!(store.default_account(a).await.unwrap().id, a_default);
+});
+
+both_backends!(default_account_is_unique_and_undeletable, |app| {
+    let store = app.store();
+    let (org, default, _) = store.register(&registration("default@example.com")).await.unwrap();
+    let err = store.delete_account(org, &default).await.unwrap_err();
+    assert!(matches!(err, Error::Invalid { code: "CANT_DELETE_DEFAULT_ACCOUNT", .. }), "{err:?}");
+    let extra = store.create_account(org, "Extra").await.unwrap();
+    assert!(!extra.is_default);
+    let defaults: Vec<_> = store
+        .list_accounts(org, AccountVisibility::All, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.is_default)
+        .collect();
+    assert_eq!(defaults.len(), 1);
+    assert_eq!(defaults[0].id, default);
+    store.delete_account(org, &extra.id).await.unwrap();
+    assert!(store.find_account(org, &AccountId::parse(extra.id.as_str()).unwrap()).await.unwrap().is_none());
+});
+
+both_backends!(deleting_an_organization_keeps_people_in_their_other_organizations, |app| {
+    let store = app.store();
+    let (first, _, user) = store.register(&registration("multi@example.com")).await.unwrap();
+    let (second, _) = store.create_org_for(&user, "Second").await.unwrap();
+    store.delete_org(first).await.unwrap();
+    let left = store.list_memberships(&user).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].organization.id, second);
+    assert_eq!(left[0].role, OrgRole::Admin);
+    assert!(store.list_accounts(first, AccountVisibility::All, None).await.unwrap().is_empty());
+    assert!(store.find_credentials("multi@example.com").await.unwrap().is_some());
+});
+
+/// Two replicas on one PostgreSQL database: a revocation on one is seen by the other within
+/// moments (LISTEN/NOTIFY clears its cache), not after the cache's 30-second bound.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_on_one_replica_clears_the_other_replicas_cache() {
+    use orgplane_domain::secret::{TokenKind, new_token, token_hash};
+    let Some(db) = TestDb::new(Backend::Postgres).await else {
+        eprintln!("ORGPLANE_TEST_POSTGRES_URL is not set: replica test not run");
+        return;
+    };
+    let replica_a = db.store.clone();
+    let replica_b = Store::connect(&db.url).await.unwrap();
+    let (org, _, user) = replica_a.register(&registration("replicas@example.com")).await.unwrap();
+    let token = new_token(TokenKind::Personal);
+    let info = replica_a.insert_token(TokenKind::Personal, &user, org, Some("t"), &token, None).await.unwrap();
+    let hash = token_hash(&token.secret);
+    // Let both listeners subscribe, then warm replica A's cache.
+    let ready = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    while !(replica_a.cache_active() && replica_b.cache_active()) {
+        assert!(std::time::Instant::now() < ready, "the invalidation listeners never subscribed");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(replica_a.caller_for_token(&hash).await.unwrap().is_some());
+    assert!(replica_a.caller_for_token(&hash).await.unwrap().is_some());
+
+    replica_b.delete_personal_token(&user, org, info.id).await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    loop {
+        if replica_a.caller_for_token(&hash).await.unwrap().is_none() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "replica A still accepts a token revoked on replica B");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    replica_b.close().await;
+}
+
+both_backends!(cached_account_lists_follow_every_change, |app| {
+    let store = app.store();
+    let (org, _, user) = store.register(&registration("cachelist@example.com")).await.unwrap();
+    assert_eq!(store.list_accounts(org, AccountVisibility::All, None).await.unwrap().len(), 1);
+    let extra = store.create_account(org, "Extra").await.unwrap();
+    assert_eq!(store.list_accounts(org, AccountVisibility::All, None).await.unwrap().len(), 2);
+    store.update_account(org, &extra.id, Some("Renamed"), None).await.unwrap();
+    let names: Vec<_> =
+        store.list_accounts(org, AccountVisibility::All, None).await.unwrap().into_iter().map(|a| a.name).collect();
+    assert_eq!(names, vec!["Default".to_string(), "Renamed".to_string()]);
+    assert!(store.list_accounts(org, AccountVisibility::AttachedTo(&user), None).await.unwrap().is_empty());
+    store.set_account_role(org, &extra.id, &user, AccountRole::Viewer).await.unwrap();
+    assert_eq!(store.list_accounts(org, AccountVisibility::AttachedTo(&user), None).await.unwrap().len(), 1);
+    store.delete_account(org, &extra.id).await.unwrap();
+    assert_eq!(store.list_accounts(org, AccountVisibility::All, None).await.unwrap().len(), 1);
+    assert!(store.list_accounts(org, AccountVisibility::AttachedTo(&user), None).await.unwrap().is_empty());
+});

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The test command: builds once, runs every Rust test on SQLite and PostgreSQL, then drives the
+# built server with the real Spot Python SDK. Installs what it needs (PostgreSQL, python3).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/orgplane-target}
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+
+if [ -z "${ORGPLANE_TEST_POSTGRES_URL:-}" ]; then
+  ORGPLANE_TEST_POSTGRES_URL=$(scripts/ensure-postgres.sh)
+  export ORGPLANE_TEST_POSTGRES_URL
+fi
+echo "== PostgreSQL leg: $ORGPLANE_TEST_POSTGRES_URL"
+
+echo "== build"
+cargo build --locked --workspace --all-targets
+
+echo "== Rust tests (SQLite and PostgreSQL)"
+cargo test --locked --workspace
+
+echo "== Spot Python SDK against the built server"
+VENV=$(scripts/python-env.sh)
+ORGPLANE_BIN="$CARGO_TARGET_DIR/debug/orgplane" "$VENV/bin/python" -m pytest -q -p no:cacheprovider tests/sdk
