@@ -20,6 +20,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// A tracing filter such as `info` or `orgplane_server=debug` (RUST_LOG overrides it).
     pub log_level: String,
+    /// API requests per organization × route × method per 60 s; 0 turns the limit off.
+    pub rate_limit_per_minute: u32,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -45,6 +47,7 @@ impl Default for Config {
             signup: Signup::Open,
             log_format: LogFormat::Text,
             log_level: "info".into(),
+            rate_limit_per_minute: 1000,
         }
     }
 }
@@ -76,7 +79,10 @@ impl Config {
     }
 
     pub fn server(&self) -> orgplane_server::ServerConfig {
-        orgplane_server::ServerConfig { signup_open: self.signup == Signup::Open }
+        orgplane_server::ServerConfig {
+            signup_open: self.signup == Signup::Open,
+            rate_limit_per_minute: self.rate_limit_per_minute,
+        }
     }
 }
 

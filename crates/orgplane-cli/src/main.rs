@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 use config::Config;
 use orgplane_domain::secret::{self, TokenKind};
 use orgplane_domain::validate;
-use orgplane_store::{NewRegistration, Store};
+use orgplane_store::{NewPerson, NewRegistration, Store};
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -111,18 +111,28 @@ async fn create_org(
         Ok(NewRegistration {
             org_name: validate::entity_name("--name", &name)?,
             division: None,
-            first_name: validate::person_name("--first-name", &first)?,
-            last_name: validate::person_name("--last-name", &last)?,
-            email: email.display,
-            email_key: email.key,
-            password_hash: None,
+            person: NewPerson {
+                first_name: validate::person_name("--first-name", &first)?,
+                last_name: validate::person_name("--last-name", &last)?,
+                email: email.display,
+                email_key: email.key,
+                password_hash: None,
+            },
         })
     };
     let registration = checked().map_err(|e| anyhow::anyhow!("{e}"))?;
     let (org, account, user) = store.create_org_with_admin(&registration).await?;
     let token = secret::new_token(TokenKind::Personal);
     store
-        .insert_token(TokenKind::Personal, &user, org, Some("created by orgplane admin create-org"), &token, None)
+        .insert_token(
+            TokenKind::Personal,
+            &user,
+            org,
+            Some("created by orgplane admin create-org"),
+            &token,
+            None,
+            &Default::default(),
+        )
         .await?;
     if json {
         println!(
@@ -130,7 +140,10 @@ async fn create_org(
             token.secret
         );
     } else {
-        println!("organization {org} created with default account {account}; admin {user} <{}>", registration.email);
+        println!(
+            "organization {org} created with default account {account}; admin {user} <{}>",
+            registration.person.email
+        );
         println!("personal token (shown once, store it now): {}", token.secret);
     }
     Ok(())

@@ -1,10 +1,12 @@
-//! Who may do what. Every protected route names the `Action` it performs and asks `authorize`.
-//! Today the rules are the two organization roles and the two account roles; the policy engine
-//! (built-in policies for these roles plus custom ones) replaces the body of `authorize` without
-//! changing its callers.
+//! Who may do what. Every protected route names the `Action` it performs and the resource it
+//! acts on, and asks `authorize`, which runs the policy engine over the caller's grants. Roles
+//! are not special cases here: org admins hold the built-in Admin policy, account viewers and
+//! editors the built-in account policies (see `iam::grants`).
 
 use crate::error::Error;
+use crate::iam::OwnedGrant;
 use crate::ids::{OrgId, UserId};
+use crate::policy::{self, Context, Decision, Request};
 
 /// A person's role in one organization.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,7 +32,7 @@ impl OrgRole {
     }
 }
 
-/// A member's permission on one account.
+/// A role-based permission on one account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AccountRole {
     Viewer,
@@ -59,19 +61,23 @@ impl AccountRole {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     pub user_id: UserId,
+    /// The person's email; empty for programmatic users.
     pub email: String,
     pub org_id: OrgId,
     pub org_role: OrgRole,
     pub token_id: i64,
+    /// A read-only token may only perform read actions, whatever its owner may do.
+    pub read_only: bool,
 }
 
-impl Caller {
-    pub fn is_admin(&self) -> bool {
-        self.org_role == OrgRole::Admin
-    }
+/// Whether an action name is a read: `describe…`, `list…` or `get…` (what a read-only token may do).
+pub fn is_read_action(action: &str) -> bool {
+    let verb = action.split_once(':').map_or(action, |(_, v)| v);
+    ["describe", "list", "get"].iter().any(|p| verb.starts_with(p))
 }
 
-/// Every operation a route performs, named as Spot names its policy actions.
+/// Every operation a route performs, named as Spot names its policy actions. The catalog in
+/// `policy::action_catalog` lists the same names for the policy editor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     CreateOrganization,
@@ -83,6 +89,29 @@ pub enum Action {
     DescribeAccount,
     UpdateAccount,
     DeleteAccount,
+    CreateUser,
+    CreateProgrammaticUser,
+    ListUsers,
+    DescribeUser,
+    UpdateUser,
+    DeleteUser,
+    AttachAccountUser,
+    UpdateAccountUser,
+    DetachAccountUser,
+    DescribeAccountUsers,
+    CreatePolicy,
+    ListPolicies,
+    DescribePolicy,
+    UpdatePolicy,
+    DeletePolicy,
+    CreateUserGroup,
+    ListUserGroups,
+    DescribeUserGroup,
+    UpdateUserGroup,
+    DeleteUserGroup,
+    DescribeAllTokens,
+    DeletePersonalToken,
+    ExplainAccess,
 }
 
 impl Action {
@@ -97,65 +126,85 @@ impl Action {
             Action::DescribeAccount => "setup:describeAccount",
             Action::UpdateAccount => "setup:updateAccount",
             Action::DeleteAccount => "setup:deleteAccount",
-        }
-    }
-}
-
-/// What the caller holds on the resource being acted on, looked up by the store before asking.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Grant {
-    /// The action is on the organization itself (or on no particular account).
-    Organization,
-    /// The action is on one account, where the caller has this permission (or none).
-    Account(Option<AccountRole>),
-}
-
-/// Decides whether `caller` may perform `action`. Default deny: only what is listed is allowed.
-pub fn authorize(caller: &Caller, action: Action, grant: Grant) -> Result<(), Error> {
-    if caller.is_admin() {
-        return Ok(());
-    }
-    let allowed = match (action, grant) {
-        // Anyone signed in may found a new organization (they become its admin), read their
-        // organization, and list the accounts they can see (the store filters the list).
-        (Action::CreateOrganization | Action::DescribeOrganization | Action::ListAccounts, _) => true,
-        (Action::DescribeAccount, Grant::Account(Some(_))) => true,
-        _ => false,
-    };
-    if allowed { Ok(()) } else { Err(Error::forbidden(format!("you are not allowed to perform {}", action.name()))) }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn caller(role: OrgRole) -> Caller {
-        Caller {
-            user_id: UserId::from_stored("u-00000001".into()),
-            email: "a@example.com".into(),
-            org_id: OrgId::from_i64(606_000_000_001),
-            org_role: role,
-            token_id: 1,
+            Action::CreateUser => "setup:createUser",
+            Action::CreateProgrammaticUser => "setup:createProgrammaticUser",
+            Action::ListUsers => "setup:listUsers",
+            Action::DescribeUser => "setup:describeUser",
+            Action::UpdateUser => "setup:updateUser",
+            Action::DeleteUser => "setup:deleteUser",
+            Action::AttachAccountUser => "setup:attachAccountUser",
+            Action::UpdateAccountUser => "setup:updateAccountUser",
+            Action::DetachAccountUser => "setup:detachAccountUser",
+            Action::DescribeAccountUsers => "setup:describeAccountUsers",
+            Action::CreatePolicy => "setup:createPolicy",
+            Action::ListPolicies => "setup:listPolicies",
+            Action::DescribePolicy => "setup:describePolicy",
+            Action::UpdatePolicy => "setup:updatePolicy",
+            Action::DeletePolicy => "setup:deletePolicy",
+            Action::CreateUserGroup => "setup:createUserGroup",
+            Action::ListUserGroups => "setup:listUserGroups",
+            Action::DescribeUserGroup => "setup:describeUserGroup",
+            Action::UpdateUserGroup => "setup:updateUserGroup",
+            Action::DeleteUserGroup => "setup:deleteUserGroup",
+            Action::DescribeAllTokens => "setup:describeAllTokens",
+            Action::DeletePersonalToken => "setup:deletePersonalToken",
+            Action::ExplainAccess => "setup:explainAccess",
         }
     }
 
-    #[test]
-    fn admins_may_do_everything_in_their_org() {
-        let admin = caller(OrgRole::Admin);
-        for a in [Action::CreateAccount, Action::DeleteAccount, Action::UpdateOrganization, Action::DeleteOrganization]
-        {
-            assert!(authorize(&admin, a, Grant::Organization).is_ok());
-        }
+    /// Read actions are the only ones a read-only token may perform.
+    pub fn is_read(self) -> bool {
+        is_read_action(self.name()) || self == Action::ExplainAccess
     }
+}
 
-    #[test]
-    fn members_see_only_accounts_they_are_attached_to() {
-        let m = caller(OrgRole::Member);
-        assert!(authorize(&m, Action::DescribeAccount, Grant::Account(Some(AccountRole::Viewer))).is_ok());
-        assert!(authorize(&m, Action::DescribeAccount, Grant::Account(None)).is_err());
-        assert!(authorize(&m, Action::UpdateAccount, Grant::Account(Some(AccountRole::Editor))).is_err());
-        assert!(authorize(&m, Action::CreateAccount, Grant::Organization).is_err());
-        assert!(authorize(&m, Action::DeleteOrganization, Grant::Organization).is_err());
-        assert!(authorize(&m, Action::ListAccounts, Grant::Organization).is_ok());
+/// What an action is performed on: the resource id (account, user, policy, group, or the
+/// organization itself) and the account it falls under, if any.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    pub resource: &'a str,
+    pub account_id: Option<&'a str>,
+}
+
+/// The facts conditions can refer to.
+pub fn context_for(caller: &Caller, account_id: Option<&str>) -> Context {
+    let mut ctx = Context::new();
+    ctx.insert("spot:userEmail", caller.email.clone());
+    ctx.insert("spot:userId", caller.user_id.to_string());
+    ctx.insert("spot:organizationId", caller.org_id.to_string());
+    if let Some(a) = account_id {
+        ctx.insert("spot:accountId", a.to_string());
     }
+    ctx
+}
+
+/// Runs the policy engine for one request, without the read-only check: the answer `explain`
+/// gives.
+pub fn decide(caller: &Caller, grants: &[OwnedGrant], action: &str, target: Target<'_>) -> Decision {
+    let grants: Vec<_> = grants.iter().map(OwnedGrant::as_grant).collect();
+    let context = context_for(caller, target.account_id);
+    policy::evaluate(
+        &grants,
+        &Request { action, resource: target.resource, account_id: target.account_id, context: &context },
+    )
+}
+
+/// Decides whether `caller` may perform `action` on `target`. Default deny.
+pub fn authorize(caller: &Caller, grants: &[OwnedGrant], action: Action, target: Target<'_>) -> Result<(), Error> {
+    if caller.read_only && !action.is_read() {
+        return Err(Error::Forbidden {
+            code: "TOKEN_READ_ONLY",
+            message: format!("this token is read-only and cannot perform {}", action.name()),
+        });
+    }
+    if decide(caller, grants, action.name(), target).allowed {
+        Ok(())
+    } else {
+        Err(Error::forbidden(format!("you are not allowed to perform {}", action.name())))
+    }
+}
+
+/// Whether `caller` may perform `action` on `target`, as a boolean (for filtering lists).
+pub fn allows(caller: &Caller, grants: &[OwnedGrant], action: Action, target: Target<'_>) -> bool {
+    authorize(caller, grants, action, target).is_ok()
 }

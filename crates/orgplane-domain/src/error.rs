@@ -18,6 +18,8 @@ pub enum Error {
     NotFound { code: &'static str, message: String, field: Option<String> },
     /// The request body is larger than the server accepts (413).
     PayloadTooLarge,
+    /// Too many requests for this organization, route and method (429).
+    RateLimited { retry_after_secs: u64 },
     /// No route for this path (404) or method (405).
     NoRoute { method_known: bool },
     /// Something failed on our side (500). The text is logged, never sent.
@@ -74,6 +76,7 @@ impl fmt::Display for Error {
             | Error::NotFound { code, message, .. } => write!(f, "{code}: {message}"),
             Error::Unauthenticated => f.write_str("unauthenticated"),
             Error::PayloadTooLarge => f.write_str("payload too large"),
+            Error::RateLimited { .. } => f.write_str("rate limited"),
             Error::NoRoute { .. } => f.write_str("no such route"),
             Error::Internal(cause) => write!(f, "internal error: {cause}"),
         }

@@ -81,7 +81,57 @@ macro_rules! hex_id {
 }
 
 hex_id!(AccountId, "act-", "accountId", "an account id");
-hex_id!(UserId, "u-", "userId", "a user id");
+hex_id!(PolicyId, "pol-", "policyId", "a policy id");
+hex_id!(GroupId, "ugr-", "userGroupId", "a user group id");
+
+/// A user: a person (`u-` + 8 hex) or a programmatic user (`pu-` + 8 hex).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UserId(String);
+
+impl UserId {
+    pub fn generate(rng: &mut impl Rng) -> Self {
+        UserId(format!("u-{:08x}", rng.r#gen::<u32>()))
+    }
+
+    pub fn generate_programmatic(rng: &mut impl Rng) -> Self {
+        UserId(format!("pu-{:08x}", rng.r#gen::<u32>()))
+    }
+
+    pub fn parse(s: &str) -> Result<Self, Error> {
+        let hex = s.strip_prefix("u-").or_else(|| s.strip_prefix("pu-"));
+        match hex {
+            Some(h) if h.len() == 8 && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) => {
+                Ok(UserId(s.to_string()))
+            }
+            _ => Err(Error::validation("userId", "a user id must look like u-1a2b3c4d or pu-1a2b3c4d")),
+        }
+    }
+
+    pub fn from_stored(s: String) -> Self {
+        UserId(s)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_programmatic(&self) -> bool {
+        self.0.starts_with("pu-")
+    }
+
+    /// Spot's deprecated numeric user id (`id` in the create response), derived from the hex
+    /// part so it is stable and unique without a column of its own.
+    pub fn legacy_number(&self) -> i64 {
+        let hex = self.0.rsplit('-').next().unwrap_or_default();
+        i64::from_str_radix(hex, 16).unwrap_or_default()
+    }
+}
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -114,6 +164,9 @@ mod tests {
             use rand::SeedableRng;
             let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
             prop_assert!(UserId::parse(UserId::generate(&mut rng).as_str()).is_ok());
+            prop_assert!(UserId::parse(UserId::generate_programmatic(&mut rng).as_str()).is_ok());
+            prop_assert!(PolicyId::parse(PolicyId::generate(&mut rng).as_str()).is_ok());
+            prop_assert!(GroupId::parse(GroupId::generate(&mut rng).as_str()).is_ok());
             prop_assert!(AccountId::parse(AccountId::generate(&mut rng).as_str()).is_ok());
             let org = OrgId::generate(&mut rng);
             prop_assert_eq!(OrgId::parse(&org.to_string()), Ok(org));

@@ -4,8 +4,10 @@
 
 pub mod access;
 pub mod error;
+pub mod iam;
 pub mod ids;
 pub mod model;
+pub mod policy;
 pub mod secret;
 pub mod timefmt;
 pub mod validate;

@@ -58,11 +58,35 @@ impl Account {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenInfo {
     pub id: i64,
+    pub user_id: UserId,
     pub name: Option<String>,
     pub last_digits: String,
     pub created_at: Millis,
     pub expires_at: Option<Millis>,
     pub last_used_at: Option<Millis>,
+    pub last_used_ip: Option<String>,
+    pub scope: TokenScope,
+}
+
+/// Limits on what a token may do, beyond its owner's permissions.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TokenScope {
+    /// Only read actions.
+    pub read_only: bool,
+    /// CIDR blocks the token may be used from; empty means anywhere.
+    pub allowed_ips: Vec<String>,
+}
+
+impl TokenScope {
+    /// Whether a request from `ip` may use the token. An unknown address passes only when the
+    /// token is not restricted.
+    pub fn permits(&self, ip: Option<std::net::IpAddr>) -> bool {
+        if self.allowed_ips.is_empty() {
+            return true;
+        }
+        let Some(ip) = ip else { return false };
+        self.allowed_ips.iter().any(|cidr| crate::validate::cidr_contains(cidr, ip))
+    }
 }
 
 /// A person's sign-in record, looked up by email.

@@ -32,6 +32,8 @@ pub fn dummy_password_hash() -> &'static str {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenKind {
     Personal,
+    /// The token of a programmatic user, minted with it.
+    Programmatic,
     Temporary,
     Refresh,
 }
@@ -40,6 +42,7 @@ impl TokenKind {
     pub fn as_str(self) -> &'static str {
         match self {
             TokenKind::Personal => "personal",
+            TokenKind::Programmatic => "programmatic",
             TokenKind::Temporary => "temporary",
             TokenKind::Refresh => "refresh",
         }
@@ -48,6 +51,7 @@ impl TokenKind {
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "personal" => Some(TokenKind::Personal),
+            "programmatic" => Some(TokenKind::Programmatic),
             "temporary" => Some(TokenKind::Temporary),
             "refresh" => Some(TokenKind::Refresh),
             _ => None,
@@ -57,6 +61,7 @@ impl TokenKind {
     fn prefix(self) -> &'static str {
         match self {
             TokenKind::Personal => "opp_",
+            TokenKind::Programmatic => "opu_",
             TokenKind::Temporary => "opt_",
             TokenKind::Refresh => "opr_",
         }

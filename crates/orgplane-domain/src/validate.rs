@@ -96,6 +96,45 @@ pub fn webhook_url(field: &str, s: &str) -> Result<String, Error> {
     Ok(s.to_string())
 }
 
+/// A CIDR block (`10.0.0.0/8`, `2001:db8::/32`) or a single address, normalised to CIDR form.
+pub fn cidr(field: &str, s: &str) -> Result<String, Error> {
+    let bad = || Error::validation(field, format!("\"{s}\" is not an IP address or CIDR block"));
+    let s = s.trim();
+    let (addr, len) = match s.split_once('/') {
+        Some((a, l)) => (a, Some(l.parse::<u8>().map_err(|_| bad())?)),
+        None => (s, None),
+    };
+    let ip: std::net::IpAddr = addr.parse().map_err(|_| bad())?;
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    let len = len.unwrap_or(max);
+    if len > max {
+        return Err(bad());
+    }
+    Ok(format!("{ip}/{len}"))
+}
+
+/// Whether `ip` falls in the CIDR block (as normalised by `cidr`).
+pub fn cidr_contains(block: &str, ip: std::net::IpAddr) -> bool {
+    use std::net::IpAddr;
+    let Some((addr, len)) = block.split_once('/') else { return false };
+    let (Ok(net), Ok(len)) = (addr.parse::<IpAddr>(), len.parse::<u32>()) else { return false };
+    match (net, ip) {
+        (IpAddr::V4(n), IpAddr::V4(i)) => {
+            let mask = if len == 0 { 0 } else { u32::MAX << (32 - len.min(32)) };
+            u32::from(n) & mask == u32::from(i) & mask
+        }
+        (IpAddr::V6(n), IpAddr::V6(i)) => {
+            let mask = if len == 0 { 0 } else { u128::MAX << (128 - len.min(128)) };
+            u128::from(n) & mask == u128::from(i) & mask
+        }
+        (IpAddr::V4(n), IpAddr::V6(i)) => i.to_ipv4_mapped().is_some_and(|i| {
+            let mask = if len == 0 { 0 } else { u32::MAX << (32 - len.min(32)) };
+            u32::from(n) & mask == u32::from(i) & mask
+        }),
+        (IpAddr::V6(_), IpAddr::V4(_)) => false,
+    }
+}
+
 fn bounded(field: &str, s: &str) -> Result<String, Error> {
     let s = s.trim();
     if s.is_empty() {
@@ -142,6 +181,23 @@ mod tests {
         assert!(entity_name("name", "1234").is_err());
         assert!(entity_name("name", "Prod 1").is_ok());
         assert!(entity_name("name", &"x".repeat(101)).is_err());
+    }
+
+    #[test]
+    fn cidr_blocks_are_parsed_and_matched() {
+        assert_eq!(cidr("f", "10.1.2.3").unwrap(), "10.1.2.3/32");
+        assert_eq!(cidr("f", " 10.0.0.0/8 ").unwrap(), "10.0.0.0/8");
+        assert_eq!(cidr("f", "2001:db8::/32").unwrap(), "2001:db8::/32");
+        for bad in ["10.0.0.0/33", "10.0.0", "x", "10.0.0.0/", "::/129"] {
+            assert!(cidr("f", bad).is_err(), "{bad} accepted");
+        }
+        let ip = |s: &str| s.parse().unwrap();
+        assert!(cidr_contains("10.0.0.0/8", ip("10.200.1.1")));
+        assert!(!cidr_contains("10.0.0.0/8", ip("11.0.0.1")));
+        assert!(cidr_contains("0.0.0.0/0", ip("1.2.3.4")));
+        assert!(cidr_contains("127.0.0.1/32", ip("::ffff:127.0.0.1")));
+        assert!(cidr_contains("2001:db8::/32", ip("2001:db8:1::1")));
+        assert!(!cidr_contains("2001:db8::/32", ip("2001:db9::1")));
     }
 
     #[test]

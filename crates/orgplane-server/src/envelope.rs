@@ -17,6 +17,9 @@ pub struct RequestContext {
     pub url: String,
     pub method: String,
     pub timestamp: String,
+    /// The rate-limit state of this request, set once the caller is known, turned into
+    /// `X-RateLimit-*` headers on the way out.
+    pub rate: std::sync::Arc<std::sync::Mutex<Option<crate::rate_limit::RateInfo>>>,
 }
 
 tokio::task_local! {

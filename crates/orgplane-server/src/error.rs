@@ -33,6 +33,16 @@ impl IntoResponse for ApiError {
                 "the request body is larger than 1 MiB".to_string(),
                 Some("body".to_string()),
             ),
+            Error::RateLimited { retry_after_secs } => {
+                let mut res = render_error(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "RATE_LIMIT_EXCEEDED",
+                    "too many requests for this route; retry after the reset".into(),
+                    None,
+                );
+                res.headers_mut().insert(axum::http::header::RETRY_AFTER, retry_after_secs.into());
+                return res;
+            }
             Error::NoRoute { method_known: false } => {
                 (StatusCode::NOT_FOUND, "ROUTE_NOT_FOUND", "no such route".to_string(), None)
             }
@@ -47,12 +57,16 @@ impl IntoResponse for ApiError {
                 (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", "an internal error occurred".to_string(), None)
             }
         };
-        let mut error = json!({ "code": code, "message": message });
-        if let Some(field) = field {
-            error["field"] = json!(field);
-        }
-        let mut response = serde_json::Map::new();
-        response.insert("errors".into(), json!([error]));
-        render(status, response)
+        render_error(status, code, message, field)
     }
+}
+
+fn render_error(status: StatusCode, code: &str, message: String, field: Option<String>) -> Response {
+    let mut error = json!({ "code": code, "message": message });
+    if let Some(field) = field {
+        error["field"] = json!(field);
+    }
+    let mut response = serde_json::Map::new();
+    response.insert("errors".into(), json!([error]));
+    render(status, response)
 }

@@ -176,6 +176,11 @@ impl<S: Send + Sync> FromRequestParts<S> for PathParam {
     }
 }
 
+/// The peer address of the connection, when the server was started with connect info.
+pub fn client_ip(parts: &Parts) -> Option<std::net::IpAddr> {
+    parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip())
+}
+
 /// The authenticated caller. `Authorization: Bearer <token>` (scheme word in any case); a
 /// missing, unknown, expired or revoked token is a 401.
 pub struct Auth(pub Caller);
@@ -191,8 +196,12 @@ impl FromRequestParts<AppState> for Auth {
             .map(|(_, token)| token.trim())
             .filter(|t| !t.is_empty())
             .ok_or(ApiError(Error::Unauthenticated))?;
-        let caller =
-            state.store.caller_for_token(&secret::token_hash(token)).await?.ok_or(ApiError(Error::Unauthenticated))?;
+        let caller = state
+            .store
+            .caller_for_token(&secret::token_hash(token), client_ip(parts))
+            .await?
+            .ok_or(ApiError(Error::Unauthenticated))?;
+        state.rate_limiter.check(caller.org_id, parts)?;
         Ok(Auth(caller))
     }
 }

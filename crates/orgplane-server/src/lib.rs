@@ -2,9 +2,11 @@
 //! OpenAPI document. Handlers are thin: parse, call the store (and the domain rules), render.
 
 pub mod api;
+pub mod authz;
 pub mod envelope;
 pub mod error;
 pub mod extract;
+pub mod rate_limit;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
@@ -24,11 +26,13 @@ use tracing::Instrument;
 pub struct ServerConfig {
     /// Whether `POST /auth/register` accepts new organizations.
     pub signup_open: bool,
+    /// Requests per organization × route × method per 60 s; 0 turns the limit off.
+    pub rate_limit_per_minute: u32,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        ServerConfig { signup_open: true }
+        ServerConfig { signup_open: true, rate_limit_per_minute: 1000 }
     }
 }
 
@@ -36,11 +40,13 @@ impl Default for ServerConfig {
 pub struct AppState {
     pub store: Store,
     pub config: Arc<ServerConfig>,
+    pub rate_limiter: Arc<rate_limit::RateLimiter>,
 }
 
 /// The whole application: API routes, OpenAPI document, envelope middleware.
 pub fn app(store: Store, config: ServerConfig) -> Router {
-    let state = AppState { store, config: Arc::new(config) };
+    let rate_limiter = Arc::new(rate_limit::RateLimiter::new(config.rate_limit_per_minute));
+    let state = AppState { store, config: Arc::new(config), rate_limiter };
     let (router, openapi) = api::router().split_for_parts();
     router
         .merge(api::docs::router(openapi))
@@ -63,10 +69,16 @@ async fn request_context(req: Request, next: Next) -> Response {
         url: req.uri().path_and_query().map(|pq| pq.as_str().to_string()).unwrap_or_else(|| "/".into()),
         method: req.method().as_str().to_uppercase(),
         timestamp: orgplane_domain::timefmt::to_spot(orgplane_store::now_ms()),
+        rate: Default::default(),
     };
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
     let started = Instant::now();
+    let rate = Arc::new(std::sync::Mutex::new(None));
+    let ctx = RequestContext { rate: rate.clone(), ..ctx };
     let mut res = REQUEST.scope(ctx, next.run(req)).instrument(span.clone()).await;
+    if let Some(info) = rate.lock().expect("rate info lock").take() {
+        rate_limit::add_headers(res.headers_mut(), &info);
+    }
     span.in_scope(|| {
         tracing::info!(status = res.status().as_u16(), elapsed_us = started.elapsed().as_micros() as u64, "answered");
     });
@@ -76,7 +88,8 @@ async fn request_context(req: Request, next: Next) -> Response {
 
 /// Serves until SIGTERM or Ctrl-C, then stops accepting and lets in-flight requests finish.
 pub async fn serve(listener: tokio::net::TcpListener, store: Store, config: ServerConfig) -> std::io::Result<()> {
-    axum::serve(listener, app(store, config)).with_graceful_shutdown(shutdown_signal()).await
+    let app = app(store, config).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await
 }
 
 async fn shutdown_signal() {

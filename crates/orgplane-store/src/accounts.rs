@@ -1,21 +1,11 @@
 //! Accounts of an organization and the permissions members hold on them.
 
 use crate::{Store, db, now_ms};
-use orgplane_domain::access::AccountRole;
-use orgplane_domain::ids::{AccountId, OrgId, UserId};
+use orgplane_domain::ids::{AccountId, OrgId};
 use orgplane_domain::model::Account;
 use orgplane_domain::{Error, Result};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
-
-/// Which of an organization's accounts a list may show.
-#[derive(Debug, Clone)]
-pub enum AccountVisibility<'a> {
-    /// Org admins see every account.
-    All,
-    /// Members see the accounts they hold a permission on.
-    AttachedTo(&'a UserId),
-}
 
 const ACCOUNT_COLUMNS: &str = "a.id, a.organization_id, a.name, a.is_default, a.cloud_provider, a.provider_external_id, a.slack_channels, a.created_at";
 
@@ -28,55 +18,29 @@ impl Store {
         self.find_account(org, &id).await?.ok_or_else(|| Error::internal("account vanished after insert"))
     }
 
-    /// The organization's accounts, oldest first, optionally only those linked to one cloud
-    /// account (AWS account number, Azure subscription, GCP project).
-    pub async fn list_accounts(
-        &self,
-        org: OrgId,
-        visibility: AccountVisibility<'_>,
-        cloud_account_id: Option<&str>,
-    ) -> Result<Vec<Account>> {
+    /// The organization's accounts, default first then oldest first, optionally only those
+    /// linked to one cloud account (AWS account number, Azure subscription, GCP project).
+    pub async fn list_accounts(&self, org: OrgId, cloud_account_id: Option<&str>) -> Result<Vec<Account>> {
         let now = now_ms();
-        let viewer = match &visibility {
-            AccountVisibility::All => None,
-            AccountVisibility::AttachedTo(user) => Some(user.as_str()),
-        };
         if cloud_account_id.is_none() {
-            if let Some(hit) = self.cache.accounts(org.as_i64(), viewer, now) {
+            if let Some(hit) = self.cache.accounts(org.as_i64(), now) {
                 return Ok(hit.as_ref().clone());
             }
         }
         let epoch = self.cache.epoch();
-        let rows = match visibility {
-            AccountVisibility::All => {
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "SELECT {ACCOUNT_COLUMNS} FROM accounts a \
-                     WHERE a.organization_id = $1 AND ($2 IS NULL OR a.provider_external_id = $2) \
-                     ORDER BY a.created_at, a.id"
-                )))
-                .bind(org.as_i64())
-                .bind(cloud_account_id)
-                .fetch_all(&self.pool)
-                .await
-            }
-            AccountVisibility::AttachedTo(user) => {
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "SELECT {ACCOUNT_COLUMNS} FROM accounts a \
-                     JOIN account_permissions p ON p.account_id = a.id AND p.user_id = $3 \
-                     WHERE a.organization_id = $1 AND ($2 IS NULL OR a.provider_external_id = $2) \
-                     ORDER BY a.created_at, a.id"
-                )))
-                .bind(org.as_i64())
-                .bind(cloud_account_id)
-                .bind(user.as_str())
-                .fetch_all(&self.pool)
-                .await
-            }
-        }
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM accounts a \
+             WHERE a.organization_id = $1 AND ($2 IS NULL OR a.provider_external_id = $2) \
+             ORDER BY a.is_default DESC, a.created_at, a.id"
+        )))
+        .bind(org.as_i64())
+        .bind(cloud_account_id)
+        .fetch_all(&self.pool)
+        .await
         .map_err(db)?;
         let accounts = rows.iter().map(account_row).collect::<Result<Vec<_>>>()?;
         if cloud_account_id.is_none() {
-            self.cache.put_accounts(epoch, org.as_i64(), viewer, std::sync::Arc::new(accounts.clone()), now);
+            self.cache.put_accounts(epoch, org.as_i64(), std::sync::Arc::new(accounts.clone()), now);
         }
         Ok(accounts)
     }
@@ -107,79 +71,6 @@ impl Store {
             Some(row) => account_row(&row),
             None => Err(Error::internal(format!("organization {org} has no default account"))),
         }
-    }
-
-    /// The permission a person holds on an account, if any.
-    pub async fn account_role(&self, org: OrgId, account: &AccountId, user: &UserId) -> Result<Option<AccountRole>> {
-        let row = sqlx::query(
-            "SELECT role FROM account_permissions WHERE organization_id = $1 AND account_id = $2 AND user_id = $3",
-        )
-        .bind(org.as_i64())
-        .bind(account.as_str())
-        .bind(user.as_str())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db)?;
-        match row {
-            None => Ok(None),
-            Some(row) => {
-                let role: String = row.try_get("role").map_err(db)?;
-                AccountRole::parse(&role)
-                    .map(Some)
-                    .ok_or_else(|| Error::internal(format!("stored account role {role:?}")))
-            }
-        }
-    }
-
-    /// Gives a member of the organization a permission on one of its accounts (replacing any
-    /// previous one).
-    pub async fn set_account_role(
-        &self,
-        org: OrgId,
-        account: &AccountId,
-        user: &UserId,
-        role: AccountRole,
-    ) -> Result<()> {
-        let mut tx = self.write_tx().await?;
-        let member = sqlx::query("SELECT 1 FROM memberships WHERE organization_id = $1 AND user_id = $2")
-            .bind(org.as_i64())
-            .bind(user.as_str())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db)?;
-        if member.is_none() {
-            return Err(Error::not_found("USER_DOESNT_EXIST", "userId", "user not found in this organization"));
-        }
-        let found = sqlx::query("SELECT 1 FROM accounts WHERE organization_id = $1 AND id = $2")
-            .bind(org.as_i64())
-            .bind(account.as_str())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db)?;
-        if found.is_none() {
-            return Err(account_not_found());
-        }
-        sqlx::query("DELETE FROM account_permissions WHERE account_id = $1 AND user_id = $2")
-            .bind(account.as_str())
-            .bind(user.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        sqlx::query(
-            "INSERT INTO account_permissions (account_id, user_id, organization_id, role, created_at) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(account.as_str())
-        .bind(user.as_str())
-        .bind(org.as_i64())
-        .bind(role.as_str())
-        .bind(now_ms())
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
-        tx.commit().await.map_err(db)?;
-        self.changed().await;
-        Ok(())
     }
 
     /// Renames an account and/or replaces its Slack channels; `None` leaves a field unchanged.

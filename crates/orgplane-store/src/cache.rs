@@ -9,7 +9,8 @@
 //!   and clears its own cache; while a replica's listener is down its cache is bypassed;
 //! - entries live at most `MAX_AGE_MS` regardless, as a bound on any missed notification.
 
-use orgplane_domain::access::Caller;
+use crate::tokens::ResolvedToken;
+use orgplane_domain::iam::OwnedGrant;
 use orgplane_domain::model::Account;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -19,20 +20,11 @@ pub(crate) const CHANNEL: &str = "orgplane_cache";
 const MAX_AGE_MS: i64 = 30_000;
 const MAX_ENTRIES: usize = 100_000;
 
-#[derive(Clone)]
-pub(crate) struct CachedCaller {
-    pub caller: Caller,
-    pub expires_at: Option<i64>,
-    pub last_used_at: Option<i64>,
-    cached_at: i64,
-}
-
-type AccountKey = (i64, Option<String>);
-
 struct Entries {
     epoch: u64,
-    callers: HashMap<String, CachedCaller>,
-    accounts: HashMap<AccountKey, (Arc<Vec<Account>>, i64)>,
+    callers: HashMap<String, (ResolvedToken, i64)>,
+    accounts: HashMap<i64, (Arc<Vec<Account>>, i64)>,
+    grants: HashMap<(i64, String), (Arc<Vec<OwnedGrant>>, i64)>,
 }
 
 pub(crate) struct Cache {
@@ -46,7 +38,12 @@ impl Cache {
     /// the invalidation listener is subscribed.
     pub fn new(enabled: bool) -> Self {
         Cache {
-            entries: RwLock::new(Entries { epoch: 0, callers: HashMap::new(), accounts: HashMap::new() }),
+            entries: RwLock::new(Entries {
+                epoch: 0,
+                callers: HashMap::new(),
+                accounts: HashMap::new(),
+                grants: HashMap::new(),
+            }),
             epoch: AtomicU64::new(0),
             enabled: AtomicBool::new(enabled),
         }
@@ -71,44 +68,48 @@ impl Cache {
         e.epoch = self.epoch.fetch_add(1, Ordering::SeqCst) + 1;
         e.callers.clear();
         e.accounts.clear();
+        e.grants.clear();
     }
 
-    pub fn caller(&self, hash: &str, now: i64) -> Option<CachedCaller> {
+    pub fn grants(&self, org: i64, user: &str, now: i64) -> Option<Arc<Vec<OwnedGrant>>> {
         if !self.enabled.load(Ordering::SeqCst) {
             return None;
         }
         let e = self.entries.read().expect("cache lock");
-        e.callers.get(hash).filter(|c| now - c.cached_at < MAX_AGE_MS).cloned()
+        e.grants.get(&(org, user.to_string())).filter(|(_, at)| now - at < MAX_AGE_MS).map(|(g, _)| g.clone())
     }
 
-    pub fn put_caller(
-        &self,
-        epoch: u64,
-        hash: &str,
-        caller: Caller,
-        expires_at: Option<i64>,
-        last_used_at: Option<i64>,
-        now: i64,
-    ) {
+    pub fn put_grants(&self, epoch: u64, org: i64, user: &str, grants: Arc<Vec<OwnedGrant>>, now: i64) {
         self.put(epoch, |e| {
-            e.callers.insert(hash.to_string(), CachedCaller { caller, expires_at, last_used_at, cached_at: now });
+            e.grants.insert((org, user.to_string()), (grants, now));
         });
     }
 
-    pub fn accounts(&self, org: i64, user: Option<&str>, now: i64) -> Option<Arc<Vec<Account>>> {
+    pub fn caller(&self, hash: &str, now: i64) -> Option<ResolvedToken> {
         if !self.enabled.load(Ordering::SeqCst) {
             return None;
         }
         let e = self.entries.read().expect("cache lock");
-        e.accounts
-            .get(&(org, user.map(str::to_string)))
-            .filter(|(_, at)| now - at < MAX_AGE_MS)
-            .map(|(list, _)| list.clone())
+        e.callers.get(hash).filter(|(_, at)| now - at < MAX_AGE_MS).map(|(t, _)| t.clone())
     }
 
-    pub fn put_accounts(&self, epoch: u64, org: i64, user: Option<&str>, list: Arc<Vec<Account>>, now: i64) {
+    pub fn put_caller(&self, epoch: u64, hash: &str, token: ResolvedToken, now: i64) {
         self.put(epoch, |e| {
-            e.accounts.insert((org, user.map(str::to_string)), (list, now));
+            e.callers.insert(hash.to_string(), (token, now));
+        });
+    }
+
+    pub fn accounts(&self, org: i64, now: i64) -> Option<Arc<Vec<Account>>> {
+        if !self.enabled.load(Ordering::SeqCst) {
+            return None;
+        }
+        let e = self.entries.read().expect("cache lock");
+        e.accounts.get(&org).filter(|(_, at)| now - at < MAX_AGE_MS).map(|(list, _)| list.clone())
+    }
+
+    pub fn put_accounts(&self, epoch: u64, org: i64, list: Arc<Vec<Account>>, now: i64) {
+        self.put(epoch, |e| {
+            e.accounts.insert(org, (list, now));
         });
     }
 
@@ -121,9 +122,10 @@ impl Cache {
         if e.epoch != epoch {
             return;
         }
-        if e.callers.len() + e.accounts.len() >= MAX_ENTRIES {
+        if e.callers.len() + e.accounts.len() + e.grants.len() >= MAX_ENTRIES {
             e.callers.clear();
             e.accounts.clear();
+            e.grants.clear();
         }
         insert(&mut e);
     }

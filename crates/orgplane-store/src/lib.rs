@@ -10,7 +10,9 @@
 
 mod accounts;
 mod cache;
+mod iam;
 mod orgs;
+mod people;
 mod tokens;
 mod users;
 
@@ -19,8 +21,9 @@ use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
 use std::time::Duration;
 
-pub use accounts::AccountVisibility;
-pub use orgs::NewRegistration;
+pub use iam::{GroupSummary, StoredPolicy};
+pub use orgs::{NewPerson, NewRegistration};
+pub use people::{NewProgrammaticUser, NewUserRole, OrgUser};
 
 /// Which database sits behind the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

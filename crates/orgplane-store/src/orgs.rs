@@ -9,17 +9,23 @@ use orgplane_domain::{Error, Result};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-/// Everything sign-up creates, already validated.
+/// A person to create, already validated.
 #[derive(Debug, Clone)]
-pub struct NewRegistration {
-    pub org_name: String,
-    pub division: Option<String>,
+pub struct NewPerson {
     pub first_name: String,
     pub last_name: String,
     pub email: String,
     pub email_key: String,
     /// Argon2id PHC string, or `None` for a person who signs in by token or reset link only.
     pub password_hash: Option<String>,
+}
+
+/// Everything sign-up creates, already validated.
+#[derive(Debug, Clone)]
+pub struct NewRegistration {
+    pub org_name: String,
+    pub division: Option<String>,
+    pub person: NewPerson,
 }
 
 /// Name of the default account created with every organization.
@@ -30,7 +36,7 @@ impl Store {
     /// all or nothing. A taken email is refused with the field named.
     pub async fn register(&self, r: &NewRegistration) -> Result<(OrgId, AccountId, UserId)> {
         let mut tx = self.write_tx().await?;
-        let user_id = insert_user(&mut tx, r).await?;
+        let user_id = insert_person(&mut tx, &r.person, "body.user.email").await?;
         let (org_id, account_id) = insert_org(&mut tx, &r.org_name, r.division.as_deref(), &user_id).await?;
         tx.commit().await.map_err(db)?;
         self.changed().await;
@@ -42,13 +48,13 @@ impl Store {
     pub async fn create_org_with_admin(&self, r: &NewRegistration) -> Result<(OrgId, AccountId, UserId)> {
         let mut tx = self.write_tx().await?;
         let existing = sqlx::query("SELECT id FROM users WHERE email_key = $1")
-            .bind(&r.email_key)
+            .bind(&r.person.email_key)
             .fetch_optional(&mut *tx)
             .await
             .map_err(db)?;
         let user_id = match existing {
             Some(row) => UserId::from_stored(row.try_get("id").map_err(db)?),
-            None => insert_user(&mut tx, r).await?,
+            None => insert_person(&mut tx, &r.person, "email").await?,
         };
         let (org_id, account_id) = insert_org(&mut tx, &r.org_name, r.division.as_deref(), &user_id).await?;
         tx.commit().await.map_err(db)?;
@@ -145,14 +151,14 @@ pub(crate) fn org_not_found() -> Error {
     Error::not_found("ORGANIZATION_DOESNT_EXIST", "path.organizationId", "organization not found")
 }
 
-async fn insert_user(conn: &mut AnyConnection, r: &NewRegistration) -> Result<UserId> {
+pub(crate) async fn insert_person(conn: &mut AnyConnection, r: &NewPerson, email_field: &str) -> Result<UserId> {
     // Ids are random: `ON CONFLICT (id) DO NOTHING` retries a collision without aborting the
     // transaction, so a unique violation left over can only be the email.
     for _ in 0..5 {
         let user_id = UserId::generate(&mut rand::thread_rng());
         let res = sqlx::query(
-            "INSERT INTO users (id, email, email_key, first_name, last_name, password_hash, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+            "INSERT INTO users (id, kind, email, email_key, first_name, last_name, password_hash, created_at) \
+             VALUES ($1, 'personal', $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
         )
         .bind(user_id.as_str())
         .bind(&r.email)
@@ -169,7 +175,7 @@ async fn insert_user(conn: &mut AnyConnection, r: &NewRegistration) -> Result<Us
             Err(e) if is_unique_violation(&e) => {
                 return Err(Error::invalid(
                     "EMAIL_ALREADY_EXISTS",
-                    "body.user.email",
+                    email_field,
                     "a user with this email already exists",
                 ));
             }

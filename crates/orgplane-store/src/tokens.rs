@@ -4,16 +4,31 @@
 use crate::{Store, db, now_ms};
 use orgplane_domain::access::{Caller, OrgRole};
 use orgplane_domain::ids::{OrgId, UserId};
-use orgplane_domain::model::TokenInfo;
+use orgplane_domain::model::{TokenInfo, TokenScope};
 use orgplane_domain::secret::{NewToken, TokenKind};
 use orgplane_domain::{Error, Result};
 use sqlx::Row;
 use sqlx::any::AnyRow;
+use std::net::IpAddr;
 
 /// `last_used_at` is written at most this often per token, so that reads stay reads.
 const LAST_USED_RESOLUTION_MS: i64 = 60_000;
 
+const TOKEN_COLUMNS: &str =
+    "id, user_id, name, last_digits, created_at, expires_at, last_used_at, last_used_ip, read_only, allowed_ips";
+
+/// What the cache keeps per token hash.
+#[derive(Clone)]
+pub(crate) struct ResolvedToken {
+    pub caller: Caller,
+    pub scope: TokenScope,
+    pub expires_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+    pub last_used_ip: Option<String>,
+}
+
 impl Store {
+    #[allow(clippy::too_many_arguments)]
     pub async fn insert_token(
         &self,
         kind: TokenKind,
@@ -22,11 +37,12 @@ impl Store {
         name: Option<&str>,
         token: &NewToken,
         expires_at: Option<i64>,
+        scope: &TokenScope,
     ) -> Result<TokenInfo> {
         let now = now_ms();
         let row = sqlx::query(
-            "INSERT INTO tokens (hash, kind, user_id, organization_id, name, last_digits, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+            "INSERT INTO tokens (hash, kind, user_id, organization_id, name, last_digits, created_at, expires_at, read_only, allowed_ips) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
         )
         .bind(&token.hash)
         .bind(kind.as_str())
@@ -36,56 +52,83 @@ impl Store {
         .bind(&token.last_digits)
         .bind(now)
         .bind(expires_at)
+        .bind(i16::from(scope.read_only))
+        .bind(serde_json::to_string(&scope.allowed_ips).expect("strings serialise"))
         .fetch_one(&self.pool)
         .await
         .map_err(db)?;
         Ok(TokenInfo {
             id: row.try_get("id").map_err(db)?,
+            user_id: user.clone(),
             name: name.map(str::to_string),
             last_digits: token.last_digits.clone(),
             created_at: now,
             expires_at,
             last_used_at: None,
+            last_used_ip: None,
+            scope: scope.clone(),
         })
     }
 
-    /// Resolves a presented access token (personal or temporary) to the caller it stands for.
-    /// `None` for unknown, expired or revoked tokens, and for tokens whose owner has left the
-    /// organization the token is bound to.
-    pub async fn caller_for_token(&self, hash: &str) -> Result<Option<Caller>> {
+    /// Resolves a presented access token (personal, programmatic or temporary) to the caller it
+    /// stands for. `None` for unknown, expired or revoked tokens, and for tokens whose owner has
+    /// left the organization the token is bound to; an error when the token may not be used
+    /// from `ip`. Records the last use (at most once a minute, or when the address changes).
+    pub async fn caller_for_token(&self, hash: &str, ip: Option<IpAddr>) -> Result<Option<Caller>> {
         let now = now_ms();
-        let (caller, expires_at, last_used) = match self.cache.caller(hash, now) {
-            Some(hit) => (hit.caller, hit.expires_at, hit.last_used_at),
+        let token = match self.cache.caller(hash, now) {
+            Some(hit) => hit,
             None => {
                 let epoch = self.cache.epoch();
-                let Some(found) = self.load_caller(hash).await? else { return Ok(None) };
-                self.cache.put_caller(epoch, hash, found.0.clone(), found.1, found.2, now);
+                let Some(found) = self.load_token(hash).await? else { return Ok(None) };
+                self.cache.put_caller(epoch, hash, found.clone(), now);
                 found
             }
         };
-        if expires_at.is_some_and(|e| e <= now) {
+        if token.expires_at.is_some_and(|e| e <= now) {
             return Ok(None);
         }
-        if last_used.is_none_or(|t| now - t >= LAST_USED_RESOLUTION_MS) {
-            sqlx::query("UPDATE tokens SET last_used_at = $1 WHERE id = $2")
+        if !token.scope.permits(ip) {
+            return Err(Error::Forbidden {
+                code: "TOKEN_IP_NOT_ALLOWED",
+                message: "this token may not be used from this address".into(),
+            });
+        }
+        let ip_text = ip.map(|i| i.to_string());
+        let stale = token.last_used_at.is_none_or(|t| now - t >= LAST_USED_RESOLUTION_MS);
+        if stale || (ip_text.is_some() && ip_text != token.last_used_ip) {
+            sqlx::query("UPDATE tokens SET last_used_at = $1, last_used_ip = COALESCE($2, last_used_ip) WHERE id = $3")
                 .bind(now)
-                .bind(caller.token_id)
+                .bind(ip_text.as_deref())
+                .bind(token.caller.token_id)
                 .execute(&self.pool)
                 .await
                 .map_err(db)?;
-            self.cache.put_caller(self.cache.epoch(), hash, caller.clone(), expires_at, Some(now), now);
+            let updated = ResolvedToken {
+                last_used_at: Some(now),
+                last_used_ip: ip_text.or(token.last_used_ip.clone()),
+                ..token.clone()
+            };
+            self.cache.put_caller(self.cache.epoch(), hash, updated, now);
         }
-        Ok(Some(caller))
+        Ok(Some(token.caller))
     }
 
-    /// The caller behind a token hash with the token's expiry and last use, from the database.
-    async fn load_caller(&self, hash: &str) -> Result<Option<(Caller, Option<i64>, Option<i64>)>> {
+    /// The caller a token stands for, with its read-only scope, without recording a use (for
+    /// `explain`). `None` for unknown or expired tokens.
+    pub async fn inspect_token(&self, hash: &str) -> Result<Option<Caller>> {
+        let found = self.load_token(hash).await?;
+        Ok(found.filter(|t| t.expires_at.is_none_or(|e| e > now_ms())).map(|t| t.caller))
+    }
+
+    async fn load_token(&self, hash: &str) -> Result<Option<ResolvedToken>> {
         let row = sqlx::query(
-            "SELECT t.id, t.user_id, t.organization_id, t.expires_at, t.last_used_at, u.email, m.role \
+            "SELECT t.id, t.user_id, t.organization_id, t.expires_at, t.last_used_at, t.last_used_ip, t.read_only, \
+             t.allowed_ips, u.email, m.role \
              FROM tokens t \
              JOIN users u ON u.id = t.user_id \
              JOIN memberships m ON m.organization_id = t.organization_id AND m.user_id = t.user_id \
-             WHERE t.hash = $1 AND t.kind IN ('personal', 'temporary')",
+             WHERE t.hash = $1 AND t.kind IN ('personal', 'programmatic', 'temporary')",
         )
         .bind(hash)
         .fetch_optional(&self.pool)
@@ -93,14 +136,22 @@ impl Store {
         .map_err(db)?;
         let Some(row) = row else { return Ok(None) };
         let role: String = row.try_get("role").map_err(db)?;
+        let scope = scope_row(&row)?;
         let caller = Caller {
             user_id: UserId::from_stored(row.try_get("user_id").map_err(db)?),
-            email: row.try_get("email").map_err(db)?,
+            email: row.try_get::<Option<String>, _>("email").map_err(db)?.unwrap_or_default(),
             org_id: OrgId::from_i64(row.try_get("organization_id").map_err(db)?),
             org_role: OrgRole::parse(&role).ok_or_else(|| Error::internal(format!("stored org role {role:?}")))?,
             token_id: row.try_get("id").map_err(db)?,
+            read_only: scope.read_only,
         };
-        Ok(Some((caller, row.try_get("expires_at").map_err(db)?, row.try_get("last_used_at").map_err(db)?)))
+        Ok(Some(ResolvedToken {
+            caller,
+            scope,
+            expires_at: row.try_get("expires_at").map_err(db)?,
+            last_used_at: row.try_get("last_used_at").map_err(db)?,
+            last_used_ip: row.try_get("last_used_ip").map_err(db)?,
+        }))
     }
 
     /// Uses up a refresh token: it is deleted whether or not it is still valid, and the
@@ -124,12 +175,13 @@ impl Store {
         )))
     }
 
-    /// A person's personal tokens in one organization, newest first.
-    pub async fn list_personal_tokens(&self, user: &UserId, org: OrgId) -> Result<Vec<TokenInfo>> {
-        let rows = sqlx::query(
-            "SELECT id, name, last_digits, created_at, expires_at, last_used_at FROM tokens \
-             WHERE user_id = $1 AND organization_id = $2 AND kind = 'personal' ORDER BY id DESC",
-        )
+    /// A user's permanent tokens (personal, or a programmatic user's) in one organization,
+    /// newest first.
+    pub async fn list_tokens_of(&self, user: &UserId, org: OrgId) -> Result<Vec<TokenInfo>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {TOKEN_COLUMNS} FROM tokens \
+             WHERE user_id = $1 AND organization_id = $2 AND kind IN ('personal', 'programmatic') ORDER BY id DESC"
+        )))
         .bind(user.as_str())
         .bind(org.as_i64())
         .fetch_all(&self.pool)
@@ -138,14 +190,27 @@ impl Store {
         rows.iter().map(token_row).collect()
     }
 
-    /// Revokes one of the person's own personal tokens in this organization, at once.
-    pub async fn delete_personal_token(&self, user: &UserId, org: OrgId, token_id: i64) -> Result<()> {
+    /// Every permanent token of the organization, newest first (for its admins).
+    pub async fn list_org_tokens(&self, org: OrgId) -> Result<Vec<TokenInfo>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {TOKEN_COLUMNS} FROM tokens WHERE organization_id = $1 AND kind IN ('personal', 'programmatic') ORDER BY id DESC"
+        )))
+        .bind(org.as_i64())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter().map(token_row).collect()
+    }
+
+    /// Revokes a permanent token of the organization, at once; `owner` limits it to one user's.
+    pub async fn delete_token(&self, org: OrgId, token_id: i64, owner: Option<&UserId>) -> Result<()> {
         let done = sqlx::query(
-            "DELETE FROM tokens WHERE id = $1 AND user_id = $2 AND organization_id = $3 AND kind = 'personal'",
+            "DELETE FROM tokens WHERE id = $1 AND organization_id = $2 AND kind IN ('personal', 'programmatic') \
+             AND ($3 IS NULL OR user_id = $3)",
         )
         .bind(token_id)
-        .bind(user.as_str())
         .bind(org.as_i64())
+        .bind(owner.map(UserId::as_str))
         .execute(&self.pool)
         .await
         .map_err(db)?;
@@ -157,13 +222,25 @@ impl Store {
     }
 }
 
+fn scope_row(row: &AnyRow) -> Result<TokenScope> {
+    let read_only: i64 = row.try_get("read_only").map_err(db)?;
+    let ips: String = row.try_get("allowed_ips").map_err(db)?;
+    Ok(TokenScope {
+        read_only: read_only != 0,
+        allowed_ips: serde_json::from_str(&ips).map_err(|e| Error::internal(format!("stored allowed ips: {e}")))?,
+    })
+}
+
 fn token_row(row: &AnyRow) -> Result<TokenInfo> {
     Ok(TokenInfo {
         id: row.try_get("id").map_err(db)?,
+        user_id: UserId::from_stored(row.try_get("user_id").map_err(db)?),
         name: row.try_get("name").map_err(db)?,
         last_digits: row.try_get("last_digits").map_err(db)?,
         created_at: row.try_get("created_at").map_err(db)?,
         expires_at: row.try_get("expires_at").map_err(db)?,
         last_used_at: row.try_get("last_used_at").map_err(db)?,
+        last_used_ip: row.try_get("last_used_ip").map_err(db)?,
+        scope: scope_row(row)?,
     })
 }

@@ -6,11 +6,11 @@ use crate::envelope::Reply;
 use crate::error::ApiResult;
 use crate::extract::{Auth, Body, NoParams, PathParam, Query};
 use axum::extract::State;
-use orgplane_domain::model::TokenInfo;
+use orgplane_domain::model::{TokenInfo, TokenScope};
 use orgplane_domain::secret::{self, TokenKind};
 use orgplane_domain::timefmt::{parse_rfc3339, to_spot};
 use orgplane_domain::{Error, validate};
-use orgplane_store::NewRegistration;
+use orgplane_store::{NewPerson, NewRegistration};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -80,11 +80,13 @@ pub async fn register(
         .register(&NewRegistration {
             org_name,
             division,
-            first_name,
-            last_name,
-            email: email.display,
-            email_key: email.key,
-            password_hash: Some(password_hash),
+            person: NewPerson {
+                first_name,
+                last_name,
+                email: email.display,
+                email_key: email.key,
+                password_hash: Some(password_hash),
+            },
         })
         .await?;
     tracing::info!(organization_id = %org_id, user_id = %user_id, "organization registered");
@@ -109,6 +111,12 @@ pub struct CreateTokenRequest {
     pub name: String,
     /// RFC 3339 time after which the token stops working; none means it does not expire.
     pub expires_at: Option<String>,
+    /// Only read actions (describe, list, get), whatever the owner may do.
+    #[serde(default)]
+    pub read_only: bool,
+    /// IP addresses or CIDR blocks the token may be used from; empty means anywhere.
+    #[serde(default)]
+    pub allowed_ips: Vec<String>,
 }
 
 /// A personal token as listed: never the secret.
@@ -116,22 +124,31 @@ pub struct CreateTokenRequest {
 #[serde(rename_all = "camelCase")]
 pub struct TokenItem {
     pub token_id: i64,
+    /// The owner (`u-…` or `pu-…`).
+    pub user_id: String,
     pub name: Option<String>,
     pub token_last_digits: String,
     pub created_at: String,
     pub expires_at: Option<String>,
     pub last_used_at: Option<String>,
+    pub last_used_ip: Option<String>,
+    pub read_only: bool,
+    pub allowed_ips: Vec<String>,
 }
 
 impl From<TokenInfo> for TokenItem {
     fn from(t: TokenInfo) -> Self {
         TokenItem {
             token_id: t.id,
+            user_id: t.user_id.to_string(),
             name: t.name,
             token_last_digits: t.last_digits,
             created_at: to_spot(t.created_at),
             expires_at: t.expires_at.map(to_spot),
             last_used_at: t.last_used_at.map(to_spot),
+            last_used_ip: t.last_used_ip,
+            read_only: t.scope.read_only,
+            allowed_ips: t.scope.allowed_ips,
         }
     }
 }
@@ -167,10 +184,17 @@ pub async fn create_token(
             Some(at)
         }
     };
+    let allowed_ips = req
+        .allowed_ips
+        .iter()
+        .enumerate()
+        .map(|(i, ip)| validate::cidr(&format!("body.allowedIps[{i}]"), ip))
+        .collect::<Result<Vec<_>, _>>()?;
+    let scope = TokenScope { read_only: req.read_only, allowed_ips };
     let token = secret::new_token(TokenKind::Personal);
     let info = state
         .store
-        .insert_token(TokenKind::Personal, &caller.user_id, caller.org_id, Some(&name), &token, expires_at)
+        .insert_token(TokenKind::Personal, &caller.user_id, caller.org_id, Some(&name), &token, expires_at, &scope)
         .await?;
     Ok(Reply::item("orgplane:auth:token", CreatedToken { info: info.into(), token: token.secret }))
 }
@@ -179,7 +203,7 @@ pub async fn create_token(
 #[utoipa::path(get, path = "/auth/tokens", tag = "auth", security(("bearer" = [])),
     responses((status = 200, body = Items<TokenItem>), (status = 401, body = Failure)))]
 pub async fn list_tokens(State(state): State<AppState>, Auth(caller): Auth, _: Query<NoParams>) -> ApiResult<Reply> {
-    let tokens = state.store.list_personal_tokens(&caller.user_id, caller.org_id).await?;
+    let tokens = state.store.list_tokens_of(&caller.user_id, caller.org_id).await?;
     Ok(Reply::items("orgplane:auth:token", tokens.into_iter().map(TokenItem::from)))
 }
 
@@ -193,11 +217,14 @@ pub async fn delete_token(
     _: Query<NoParams>,
     PathParam(token_id): PathParam,
 ) -> ApiResult<Reply> {
-    let token_id: i64 = token_id
-        .parse()
+    let token_id = parse_token_id(&token_id)?;
+    state.store.delete_token(caller.org_id, token_id, Some(&caller.user_id)).await?;
+    Ok(Reply::Done)
+}
+
+pub(crate) fn parse_token_id(raw: &str) -> Result<i64, Error> {
+    raw.parse()
         .ok()
         .filter(|id| *id > 0)
-        .ok_or_else(|| Error::validation("path.tokenId", "\"tokenId\" must be a positive integer"))?;
-    state.store.delete_personal_token(&caller.user_id, caller.org_id, token_id).await?;
-    Ok(Reply::Done)
+        .ok_or_else(|| Error::validation("path.tokenId", "\"tokenId\" must be a positive integer"))
 }

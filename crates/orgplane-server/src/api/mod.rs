@@ -31,6 +31,9 @@ use utoipa_axum::routes;
         (name = "auth", description = "Sign-up and tokens"),
         (name = "organizations", description = "Spot /setup/organization"),
         (name = "accounts", description = "Spot /setup/account"),
+        (name = "users", description = "Spot /setup/user, /setup/organization/user, /setup/accountUserMapping"),
+        (name = "policies", description = "Spot /setup/access/policy, policyAction, explain"),
+        (name = "groups", description = "Spot /setup/access/userGroup"),
     )
 )]
 struct ApiDoc;
@@ -59,8 +62,37 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(oauth::token))
         .routes(routes!(setup::organization::create, setup::organization::list))
         .routes(routes!(setup::organization::get, setup::organization::update, setup::organization::delete))
+        .routes(routes!(setup::organization::users))
+        .routes(routes!(setup::organization::tokens))
+        .routes(routes!(setup::organization::delete_token))
         .routes(routes!(setup::account::create, setup::account::list))
         .routes(routes!(setup::account::get, setup::account::update, setup::account::delete))
+        .routes(routes!(
+            setup::account_user_mapping::attach,
+            setup::account_user_mapping::update,
+            setup::account_user_mapping::detach
+        ))
+        .routes(routes!(setup::account_user_mapping::get, setup::account_user_mapping::post))
+        .routes(routes!(setup::user::create, setup::user::list))
+        .routes(routes!(setup::user::create_programmatic))
+        .routes(routes!(setup::user::get, setup::user::delete))
+        .routes(routes!(setup::user::user_group_mapping))
+        .routes(routes!(setup::user::policy_mapping))
+        .routes(routes!(setup::user::policy_mapping_java))
+        .routes(routes!(setup::access::policy::create, setup::access::policy::list_account))
+        .routes(routes!(setup::access::policy::update, setup::access::policy::delete))
+        .routes(routes!(setup::access::policy::list_org))
+        .routes(routes!(setup::access::policy_action::list))
+        .routes(routes!(setup::access::user_group::create, setup::access::user_group::list))
+        .routes(routes!(
+            setup::access::user_group::get,
+            setup::access::user_group::update,
+            setup::access::user_group::delete
+        ))
+        .routes(routes!(setup::access::user_group::user_mapping))
+        .routes(routes!(setup::access::user_group::policy_mapping))
+        .routes(routes!(setup::access::user_group::policy_mapping_java))
+        .routes(routes!(setup::access::explain::explain))
 }
 
 // ---- Envelope shapes, for the OpenAPI document only (`crate::envelope` renders them). ----

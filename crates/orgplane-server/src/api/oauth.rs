@@ -89,9 +89,27 @@ pub async fn token(
     let refresh = secret::new_token(TokenKind::Refresh);
     let store = &state.store;
     store
-        .insert_token(TokenKind::Temporary, &user, org, None, &access, Some(now + TokenKind::TEMPORARY_TTL_MS))
+        .insert_token(
+            TokenKind::Temporary,
+            &user,
+            org,
+            None,
+            &access,
+            Some(now + TokenKind::TEMPORARY_TTL_MS),
+            &Default::default(),
+        )
         .await?;
-    store.insert_token(TokenKind::Refresh, &user, org, None, &refresh, Some(now + TokenKind::REFRESH_TTL_MS)).await?;
+    store
+        .insert_token(
+            TokenKind::Refresh,
+            &user,
+            org,
+            None,
+            &refresh,
+            Some(now + TokenKind::REFRESH_TTL_MS),
+            &Default::default(),
+        )
+        .await?;
     Ok(Reply::item(
         "spotinst:oauth2:token",
         TemporaryToken {

@@ -1,5 +1,6 @@
 //! API tests: one integration binary (one link step), every test on SQLite and PostgreSQL.
 
+mod access;
 mod accounts;
 mod bad_input;
 mod envelope;
@@ -8,6 +9,7 @@ mod organizations;
 mod signup;
 mod tenancy;
 mod tokens;
+mod users;
 
 use orgplane_domain::access::OrgRole;
 use orgplane_domain::ids::{OrgId, UserId};

@@ -89,7 +89,10 @@ both_backends!(unknown_body_fields_are_tolerated, |app| {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signup_can_be_closed() {
     for backend in [Backend::Sqlite, Backend::Postgres] {
-        let Some(app) = TestApp::spawn_with(backend, ServerConfig { signup_open: false }).await else { continue };
+        let Some(app) = TestApp::spawn_with(backend, ServerConfig { signup_open: false, ..Default::default() }).await
+        else {
+            continue;
+        };
         let res = app.call("POST", "/auth/register", None, Some(body("closed@example.com", PASSWORD))).await;
         assert_eq!(res.status, 403, "{}", res.json);
         assert_eq!(res.error().0, "SIGNUP_CLOSED");

@@ -23,6 +23,37 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/setup/account/{accountId}"),
     ("PUT", "/setup/account/{accountId}"),
     ("DELETE", "/setup/account/{accountId}"),
+    ("POST", "/setup/account/{accountId}/user"),
+    ("PUT", "/setup/account/{accountId}/user"),
+    ("DELETE", "/setup/account/{accountId}/user"),
+    ("GET", "/setup/accountUserMapping"),
+    ("POST", "/setup/accountUserMapping"),
+    ("GET", "/setup/organization/user"),
+    ("GET", "/setup/organization/token"),
+    ("DELETE", "/setup/organization/token/{tokenId}"),
+    ("GET", "/setup/organization/policy"),
+    ("POST", "/setup/user"),
+    ("GET", "/setup/user"),
+    ("POST", "/setup/user/programmatic"),
+    ("GET", "/setup/user/{userId}"),
+    ("DELETE", "/setup/user/{userId}"),
+    ("PUT", "/setup/user/{userId}/userGroupMapping"),
+    ("PUT", "/setup/user/{userId}/policyMapping"),
+    ("PUT", "/setup/user/{userId}/PolicyMapping"),
+    ("POST", "/setup/access/policy"),
+    ("GET", "/setup/access/policy"),
+    ("PUT", "/setup/access/policy/{policyId}"),
+    ("DELETE", "/setup/access/policy/{policyId}"),
+    ("GET", "/setup/access/policyAction"),
+    ("POST", "/setup/access/userGroup"),
+    ("GET", "/setup/access/userGroup"),
+    ("GET", "/setup/access/userGroup/{userGroupId}"),
+    ("PUT", "/setup/access/userGroup/{userGroupId}"),
+    ("DELETE", "/setup/access/userGroup/{userGroupId}"),
+    ("PUT", "/setup/access/userGroup/{userGroupId}/userMapping"),
+    ("PUT", "/setup/access/userGroup/{userGroupId}/policyMapping"),
+    ("PUT", "/setup/access/userGroup/{userGroupId}/PolicyMapping"),
+    ("POST", "/setup/access/explain"),
 ];
 
 fn body_for(method: &str, path: &str) -> Option<Value> {
@@ -47,7 +78,11 @@ async fn snapshot(app: &TestApp, a: &Tenant) -> Value {
     json!({
         "org": strip(app.get(&format!("/setup/organization/{}", a.org_id), &a.token).await.json),
         "accounts": strip(app.get("/setup/account", &a.token).await.json),
-        "tokens": app.get("/auth/tokens", &a.token).await.items().iter().map(|t| {
+        "users": strip(app.get("/setup/organization/user", &a.token).await.json),
+        "policies": strip(app.get("/setup/organization/policy", &a.token).await.json),
+        "groups": strip(app.get("/setup/access/userGroup", &a.token).await.json),
+        "mappings": strip(app.get(&format!("/setup/accountUserMapping?userEmail={}", a.email), &a.token).await.json),
+        "tokens": app.get("/setup/organization/token", &a.token).await.items().iter().map(|t| {
             let mut t = t.clone();
             t.as_object_mut().unwrap().remove("lastUsedAt");
             t
@@ -64,24 +99,62 @@ both_backends!(a_foreign_token_can_neither_see_nor_change_anything, |app| {
         .to_string();
     let a_token_id =
         app.post("/auth/tokens", &a.token, json!({"name": "a's token"})).await.item()["tokenId"].as_i64().unwrap();
+    let a_user = app
+        .post(
+            "/setup/user",
+            &a.token,
+            json!({"firstName": "A", "lastName": "Member", "email": "a-member@example.com", "role": "viewer"}),
+        )
+        .await
+        .item()["userId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let a_policy = app
+        .post(
+            "/setup/access/policy",
+            &a.token,
+            json!({"policy": {"name": "A policy", "policyContent": {"statements": [{"effect": "ALLOW", "actions": ["setup:describe*"], "resources": ["*"]}]}}}),
+        )
+        .await
+        .item()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let a_group = app
+        .post("/setup/access/userGroup", &a.token, json!({"name": "A group", "userIds": [a_user]}))
+        .await
+        .item()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let before = snapshot(&app, &a).await;
 
     for (method, template) in ROUTES {
         for account in [&a.account_id, &extra] {
-            let path = template
-                .replace("{organizationId}", &a.org_id)
-                .replace("{accountId}", account)
-                .replace("{tokenId}", &a_token_id.to_string());
-            let res = app.call(method, &path, Some(&b.token), body_for(method, template)).await;
+            let fill = |s: &str| {
+                s.replace("{organizationId}", &a.org_id)
+                    .replace("{accountId}", account)
+                    .replace("{tokenId}", &a_token_id.to_string())
+                    .replace("{userId}", &a_user)
+                    .replace("{userEmail}", "a-member@example.com")
+                    .replace("{policyId}", &a_policy)
+                    .replace("{userGroupId}", &a_group)
+            };
+            let path = fill(template);
+            // B's token names A's ids in the path and in every body field that takes an id.
+            let body =
+                body_for(method, template).map(|b| serde_json::from_str::<Value>(&fill(&b.to_string())).unwrap());
+            let res = app.call(method, &path, Some(&b.token), body).await;
             let text = res.json.to_string();
             assert!(!text.contains(&a.org_id) || path.contains(&a.org_id), "{method} {path} leaked A's org id: {text}");
             assert!(
                 !text.contains(&a.account_id) && !text.contains(&extra) || path.contains("/setup/account/"),
                 "{method} {path} leaked A's account: {text}"
             );
-            if template.contains('{') {
+            if template.contains('{') || body_for(method, template).is_some_and(|b| b.to_string().contains("\"{")) {
                 assert!(
-                    matches!(res.status.as_u16(), 403 | 404),
+                    matches!(res.status.as_u16(), 400 | 403 | 404),
                     "{method} {path} with B's token answered {}: {text}",
                     res.status
                 );

@@ -180,6 +180,7 @@ both_backends!(missing_unknown_and_expired_tokens_get_a_bare_401, |app| {
             Some("old"),
             &expired,
             Some(1),
+            &Default::default(),
         )
         .await
         .unwrap();

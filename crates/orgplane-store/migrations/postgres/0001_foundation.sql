@@ -9,12 +9,16 @@ CREATE TABLE organizations (
     created_at  BIGINT NOT NULL
 );
 
+-- People (kind 'personal', u-…, one global identity keyed by lower-cased email) and
+-- programmatic users (kind 'programmatic', pu-…, no email, member of exactly one organization).
 CREATE TABLE users (
     id             TEXT PRIMARY KEY,
-    email          TEXT NOT NULL,
-    email_key      TEXT NOT NULL UNIQUE,
+    kind           TEXT NOT NULL,
+    email          TEXT,
+    email_key      TEXT UNIQUE,
     first_name     TEXT NOT NULL,
     last_name      TEXT NOT NULL,
+    description    TEXT,
     password_hash  TEXT,
     created_at     BIGINT NOT NULL
 );

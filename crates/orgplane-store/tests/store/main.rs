@@ -2,19 +2,22 @@
 
 use orgplane_domain::Error;
 use orgplane_domain::access::{AccountRole, OrgRole};
+use orgplane_domain::iam::AccountPermission;
 use orgplane_domain::ids::AccountId;
-use orgplane_store::{AccountVisibility, NewRegistration, Store};
+use orgplane_store::{NewPerson, NewRegistration, Store};
 use orgplane_testkit::{Backend, TestDb, both_backends};
 
 fn registration(email: &str) -> NewRegistration {
     NewRegistration {
         org_name: "Org".into(),
         division: None,
-        first_name: "First".into(),
-        last_name: "Last".into(),
-        email: email.into(),
-        email_key: email.to_lowercase(),
-        password_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into()),
+        person: NewPerson {
+            first_name: "First".into(),
+            last_name: "Last".into(),
+            email: email.into(),
+            email_key: email.to_lowercase(),
+            password_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into()),
+        },
     }
 }
 
@@ -71,7 +74,7 @@ both_backends!(concurrent_writers_all_succeed, |app| {
     for t in tasks {
         t.await.unwrap().unwrap();
     }
-    assert_eq!(store.list_accounts(org, AccountVisibility::All, None).await.unwrap().len(), 25);
+    assert_eq!(store.list_accounts(org, None).await.unwrap().len(), 25);
 });
 
 both_backends!(every_account_query_is_scoped_to_its_organization, |app| {
@@ -84,11 +87,13 @@ both_backends!(every_account_query_is_scoped_to_its_organization, |app| {
     assert!(matches!(store.update_account(b, &a_extra, Some("x"), None).await, Err(Error::NotFound { .. })));
     assert!(matches!(store.delete_account(b, &a_extra).await, Err(Error::NotFound { .. })));
     assert!(matches!(
-        store.set_account_role(b, &a_extra, &a_admin, AccountRole::Viewer).await,
+        store
+            .set_account_permission(b, &a_extra, &a_admin, &AccountPermission::Role(AccountRole::Viewer), "userId")
+            .await,
         Err(Error::NotFound { .. })
     ));
-    assert!(store.account_role(b, &a_extra, &a_admin).await.unwrap().is_none());
-    let b_accounts = store.list_accounts(b, AccountVisibility::All, None).await.unwrap();
+    assert!(store.account_permissions_of(b, &a_admin).await.unwrap().is_empty());
+    let b_accounts = store.list_accounts(b, None).await.unwrap();
     assert!(b_accounts.iter().all(|acc| acc.organization_id == b));
     assert!(store.find_account(a, &a_extra).await.unwrap().is_some(), "A's account untouched");
     assert_eq!(store.default_account(a).await.unwrap().id, a_default);
@@ -101,13 +106,7 @@ both_backends!(default_account_is_unique_and_undeletable, |app| {
     assert!(matches!(err, Error::Invalid { code: "CANT_DELETE_DEFAULT_ACCOUNT", .. }), "{err:?}");
     let extra = store.create_account(org, "Extra").await.unwrap();
     assert!(!extra.is_default);
-    let defaults: Vec<_> = store
-        .list_accounts(org, AccountVisibility::All, None)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|a| a.is_default)
-        .collect();
+    let defaults: Vec<_> = store.list_accounts(org, None).await.unwrap().into_iter().filter(|a| a.is_default).collect();
     assert_eq!(defaults.len(), 1);
     assert_eq!(defaults[0].id, default);
     store.delete_account(org, &extra.id).await.unwrap();
@@ -123,7 +122,7 @@ both_backends!(deleting_an_organization_keeps_people_in_their_other_organization
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].organization.id, second);
     assert_eq!(left[0].role, OrgRole::Admin);
-    assert!(store.list_accounts(first, AccountVisibility::All, None).await.unwrap().is_empty());
+    assert!(store.list_accounts(first, None).await.unwrap().is_empty());
     assert!(store.find_credentials("multi@example.com").await.unwrap().is_some());
 });
 
@@ -140,7 +139,10 @@ async fn a_change_on_one_replica_clears_the_other_replicas_cache() {
     let replica_b = Store::connect(&db.url).await.unwrap();
     let (org, _, user) = replica_a.register(&registration("replicas@example.com")).await.unwrap();
     let token = new_token(TokenKind::Personal);
-    let info = replica_a.insert_token(TokenKind::Personal, &user, org, Some("t"), &token, None).await.unwrap();
+    let info = replica_a
+        .insert_token(TokenKind::Personal, &user, org, Some("t"), &token, None, &Default::default())
+        .await
+        .unwrap();
     let hash = token_hash(&token.secret);
     // Let both listeners subscribe, then warm replica A's cache.
     let ready = std::time::Instant::now() + std::time::Duration::from_secs(3);
@@ -148,13 +150,13 @@ async fn a_change_on_one_replica_clears_the_other_replicas_cache() {
         assert!(std::time::Instant::now() < ready, "the invalidation listeners never subscribed");
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    assert!(replica_a.caller_for_token(&hash).await.unwrap().is_some());
-    assert!(replica_a.caller_for_token(&hash).await.unwrap().is_some());
+    assert!(replica_a.caller_for_token(&hash, None).await.unwrap().is_some());
+    assert!(replica_a.caller_for_token(&hash, None).await.unwrap().is_some());
 
-    replica_b.delete_personal_token(&user, org, info.id).await.unwrap();
+    replica_b.delete_token(org, info.id, Some(&user)).await.unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
     loop {
-        if replica_a.caller_for_token(&hash).await.unwrap().is_none() {
+        if replica_a.caller_for_token(&hash, None).await.unwrap().is_none() {
             break;
         }
         assert!(std::time::Instant::now() < deadline, "replica A still accepts a token revoked on replica B");
@@ -166,17 +168,20 @@ async fn a_change_on_one_replica_clears_the_other_replicas_cache() {
 both_backends!(cached_account_lists_follow_every_change, |app| {
     let store = app.store();
     let (org, _, user) = store.register(&registration("cachelist@example.com")).await.unwrap();
-    assert_eq!(store.list_accounts(org, AccountVisibility::All, None).await.unwrap().len(), 1);
+    assert_eq!(store.list_accounts(org, None).await.unwrap().len(), 1);
     let extra = store.create_account(org, "Extra").await.unwrap();
-    assert_eq!(store.list_accounts(org, AccountVisibility::All, None).await.unwrap().len(), 2);
+    assert_eq!(store.list_accounts(org, None).await.unwrap().len(), 2);
     store.update_account(org, &extra.id, Some("Renamed"), None).await.unwrap();
-    let names: Vec<_> =
-        store.list_accounts(org, AccountVisibility::All, None).await.unwrap().into_iter().map(|a| a.name).collect();
+    let names: Vec<_> = store.list_accounts(org, None).await.unwrap().into_iter().map(|a| a.name).collect();
     assert_eq!(names, vec!["Default".to_string(), "Renamed".to_string()]);
-    assert!(store.list_accounts(org, AccountVisibility::AttachedTo(&user), None).await.unwrap().is_empty());
-    store.set_account_role(org, &extra.id, &user, AccountRole::Viewer).await.unwrap();
-    assert_eq!(store.list_accounts(org, AccountVisibility::AttachedTo(&user), None).await.unwrap().len(), 1);
+    // Grants are cached too, and follow permission changes.
+    let before = store.grants(org, &user).await.unwrap().len();
+    store
+        .set_account_permission(org, &extra.id, &user, &AccountPermission::Role(AccountRole::Viewer), "userId")
+        .await
+        .unwrap();
+    assert_eq!(store.grants(org, &user).await.unwrap().len(), before + 1);
     store.delete_account(org, &extra.id).await.unwrap();
-    assert_eq!(store.list_accounts(org, AccountVisibility::All, None).await.unwrap().len(), 1);
-    assert!(store.list_accounts(org, AccountVisibility::AttachedTo(&user), None).await.unwrap().is_empty());
+    assert_eq!(store.list_accounts(org, None).await.unwrap().len(), 1);
+    assert_eq!(store.grants(org, &user).await.unwrap().len(), before, "the permission went with the account");
 });

@@ -2,16 +2,16 @@
 
 use super::super::{Done, Failure, Items};
 use crate::AppState;
+use crate::authz;
 use crate::envelope::Reply;
 use crate::error::ApiResult;
 use crate::extract::{Auth, Body, NoParams, PathParam, Query, QueryParams};
 use axum::extract::State;
-use orgplane_domain::access::{Action, Caller, Grant, authorize};
+use orgplane_domain::access::{self, Action, Caller, Target};
 use orgplane_domain::ids::AccountId;
 use orgplane_domain::model::Account;
 use orgplane_domain::timefmt::to_spot;
 use orgplane_domain::{Error, validate};
-use orgplane_store::AccountVisibility;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -97,24 +97,33 @@ pub async fn create(
     _: Query<NoParams>,
     Body(req): Body<CreateAccountRequest>,
 ) -> ApiResult<Reply> {
-    authorize(&caller, Action::CreateAccount, Grant::Organization)?;
+    authz::check_org(&state, &caller, Action::CreateAccount).await?;
     let name = validate::entity_name("body.account.name", &req.account.name)?;
     let account = state.store.create_account(caller.org_id, &name).await?;
     Ok(Reply::item(KIND, AccountItem::from(account)))
 }
 
-/// The organization's accounts: all of them for admins, the attached ones for other members.
+/// The organization's accounts: all of them for callers allowed `setup:listAccounts`, otherwise
+/// the ones they may describe.
 #[utoipa::path(get, path = "/setup/account", tag = "accounts", security(("bearer" = [])),
     params(("cloudAccountId" = Option<String>, Query, description = "Filter by linked cloud account id"),
            ("accountId" = Option<String>, Query, description = "Accepted and ignored: the whole organization is listed")),
     responses((status = 200, body = Items<AccountItem>), (status = 400, body = Failure), (status = 401, body = Failure)))]
 pub async fn list(State(state): State<AppState>, Auth(caller): Auth, q: Query<ListParams>) -> ApiResult<Reply> {
-    authorize(&caller, Action::ListAccounts, Grant::Organization)?;
-    let visibility =
-        if caller.is_admin() { AccountVisibility::All } else { AccountVisibility::AttachedTo(&caller.user_id) };
     let filter = q.params.cloud_account_id.as_deref().or(q.params.aws_account_id.as_deref());
-    let accounts = state.store.list_accounts(caller.org_id, visibility, filter).await?;
-    Ok(Reply::items(KIND, accounts.into_iter().map(AccountItem::from)))
+    let accounts = state.store.list_accounts(caller.org_id, filter).await?;
+    let grants = state.store.grants(caller.org_id, &caller.user_id).await?;
+    let org = caller.org_id.to_string();
+    let all = access::allows(&caller, &grants, Action::ListAccounts, Target { resource: &org, account_id: None });
+    let visible = accounts.into_iter().filter(|a| {
+        all || access::allows(
+            &caller,
+            &grants,
+            Action::DescribeAccount,
+            Target { resource: a.id.as_str(), account_id: Some(a.id.as_str()) },
+        )
+    });
+    Ok(Reply::items(KIND, visible.map(AccountItem::from).collect::<Vec<_>>()))
 }
 
 /// One account.
@@ -174,8 +183,8 @@ pub async fn delete(
     Ok(Reply::Done)
 }
 
-/// Loads an account of the caller's organization and checks the caller may perform `action`
-/// on it. Accounts of other organizations do not exist as far as the caller can tell.
+/// Checks the caller may perform `action` on the account, then loads it from the caller's
+/// organization. Accounts of other organizations do not exist as far as the caller can tell.
 async fn authorized_account(state: &AppState, caller: &Caller, id: &str, action: Action) -> Result<Account, Error> {
     let id = AccountId::parse(id).map_err(|e| e.in_field("path"))?;
     let account = state
@@ -183,11 +192,6 @@ async fn authorized_account(state: &AppState, caller: &Caller, id: &str, action:
         .find_account(caller.org_id, &id)
         .await?
         .ok_or_else(|| Error::not_found("Account_DOESNT_EXIST", "path.accountId", "account not found"))?;
-    let grant = if caller.is_admin() {
-        Grant::Organization
-    } else {
-        Grant::Account(state.store.account_role(caller.org_id, &account.id, &caller.user_id).await?)
-    };
-    authorize(caller, action, grant)?;
+    authz::check(state, caller, action, Target { resource: id.as_str(), account_id: Some(id.as_str()) }).await?;
     Ok(account)
 }

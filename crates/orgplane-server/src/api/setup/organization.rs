@@ -6,11 +6,12 @@
 
 use super::super::{Done, Failure, Items};
 use crate::AppState;
+use crate::authz;
 use crate::envelope::Reply;
 use crate::error::ApiResult;
 use crate::extract::{Auth, Body, NoParams, PathParam, Query};
 use axum::extract::State;
-use orgplane_domain::access::{Action, Caller, Grant, authorize};
+use orgplane_domain::access::{Action, Caller};
 use orgplane_domain::ids::OrgId;
 use orgplane_domain::model::Membership;
 use orgplane_domain::timefmt::to_spot;
@@ -79,7 +80,7 @@ pub async fn create(
     _: Query<NoParams>,
     Body(req): Body<OrganizationRequest>,
 ) -> ApiResult<Reply> {
-    authorize(&caller, Action::CreateOrganization, Grant::Organization)?;
+    // Any signed-in person may found an organization; they become its admin.
     let name = validate::entity_name("body.organization.name", &req.organization.name)?;
     let (org_id, _) = state.store.create_org_for(&caller.user_id, &name).await?;
     Ok(Reply::item(KIND, CreatedOrganization { organization_id: org_id.as_i64(), organization_name: name }))
@@ -153,6 +154,122 @@ async fn membership_in(
         Error::not_found("ORGANIZATION_DOESNT_EXIST", "path.organizationId", "organization not found")
     })?;
     let acting = Caller { org_id: org, org_role: membership.role, ..caller.clone() };
-    authorize(&acting, action, Grant::Organization)?;
+    authz::check_org(state, &acting, action).await?;
     Ok((membership, org))
+}
+
+#[derive(Deserialize, Default)]
+pub struct OrgUsersParams {
+    /// `json` (default) or `csv`.
+    pub format: Option<String>,
+}
+
+impl crate::extract::QueryParams for OrgUsersParams {
+    const ALLOWED: &'static [&'static str] = &["format"];
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrgUserItem {
+    pub user_id: String,
+    pub username: String,
+    /// `personal` or `programmatic`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub email: Option<String>,
+    /// Whether the user has MFA enrolled.
+    pub mfa: bool,
+    pub group_names: Vec<String>,
+    /// `admin` or `member`.
+    pub organization_role: &'static str,
+}
+
+/// The organization's users; `format=csv` exports the list as a CSV file.
+#[utoipa::path(get, path = "/setup/organization/user", tag = "users", security(("bearer" = [])),
+    params(("format" = Option<String>, Query, description = "`csv` for a CSV export")),
+    responses((status = 200, body = Items<OrgUserItem>), (status = 400, body = Failure), (status = 401, body = Failure), (status = 403, body = Failure)))]
+pub async fn users(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    q: Query<OrgUsersParams>,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    authz::check_org(&state, &caller, Action::ListUsers).await?;
+    let items: Vec<OrgUserItem> = state
+        .store
+        .list_org_users(caller.org_id)
+        .await?
+        .into_iter()
+        .map(|u| OrgUserItem {
+            user_id: u.user_id.to_string(),
+            username: u.display_name(),
+            kind: if u.programmatic { "programmatic" } else { "personal" },
+            email: u.email,
+            mfa: false,
+            group_names: u.group_names,
+            organization_role: u.role.as_str(),
+        })
+        .collect();
+    match q.params.format.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("json") => Ok(Reply::items("spotinst:setup:organization:user", items).into_response()),
+        Some("csv") => {
+            let mut csv = String::from("userId,username,type,email,mfa,organizationRole,groupNames\r\n");
+            for u in &items {
+                let row = [
+                    u.user_id.as_str(),
+                    u.username.as_str(),
+                    u.kind,
+                    u.email.as_deref().unwrap_or(""),
+                    if u.mfa { "true" } else { "false" },
+                    u.organization_role,
+                    &u.group_names.join(";"),
+                ]
+                .map(csv_field)
+                .join(",");
+                csv.push_str(&row);
+                csv.push_str("\r\n");
+            }
+            let disposition = format!("attachment; filename=\"users-{}.csv\"", caller.org_id);
+            Ok((
+                [
+                    (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+                    (axum::http::header::CONTENT_DISPOSITION, disposition),
+                ],
+                csv,
+            )
+                .into_response())
+        }
+        Some(_) => Err(Error::validation("query.format", "\"format\" must be json or csv").into()),
+    }
+}
+
+/// One CSV field (RFC 4180), with spreadsheet formula injection neutralised.
+fn csv_field(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@']) { format!("'{s}") } else { s.to_string() };
+    if s.contains([',', '"', '\r', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s }
+}
+
+/// Every permanent token of the organization (personal and programmatic), masked.
+#[utoipa::path(get, path = "/setup/organization/token", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = Items<crate::api::auth::TokenItem>), (status = 401, body = Failure), (status = 403, body = Failure)))]
+pub async fn tokens(State(state): State<AppState>, Auth(caller): Auth, _: Query<NoParams>) -> ApiResult<Reply> {
+    authz::check_org(&state, &caller, Action::DescribeAllTokens).await?;
+    let tokens = state.store.list_org_tokens(caller.org_id).await?;
+    Ok(Reply::items("orgplane:auth:token", tokens.into_iter().map(crate::api::auth::TokenItem::from)))
+}
+
+/// Revokes any permanent token of the organization, at once.
+#[utoipa::path(delete, path = "/setup/organization/token/{tokenId}", tag = "auth", security(("bearer" = [])),
+    params(("tokenId" = i64, Path, description = "The integer token id")),
+    responses((status = 200, body = Done), (status = 400, body = Failure), (status = 401, body = Failure), (status = 403, body = Failure), (status = 404, body = Failure)))]
+pub async fn delete_token(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    _: Query<NoParams>,
+    PathParam(id): PathParam,
+) -> ApiResult<Reply> {
+    authz::check_org(&state, &caller, Action::DeletePersonalToken).await?;
+    let token_id = crate::api::auth::parse_token_id(&id)?;
+    state.store.delete_token(caller.org_id, token_id, None).await?;
+    Ok(Reply::Done)
 }

@@ -1,0 +1,380 @@
+//! The people and programmatic users of an organization: adding, listing, removing, roles.
+
+use crate::iam::{
+    checked_mappings, put_account_permission, replace_user_groups, replace_user_policies, user_not_found,
+};
+use crate::orgs::{NewPerson, insert_person};
+use crate::{Store, db, now_ms};
+use orgplane_domain::access::{AccountRole, OrgRole};
+use orgplane_domain::iam::{AccountPermission, PolicyMapping, check_admins_remain};
+use orgplane_domain::ids::{AccountId, GroupId, OrgId, UserId};
+use orgplane_domain::model::TokenInfo;
+use orgplane_domain::secret::NewToken;
+use orgplane_domain::{Error, Result};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+/// A user as their organization sees them.
+#[derive(Debug, Clone)]
+pub struct OrgUser {
+    pub user_id: UserId,
+    pub programmatic: bool,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: Option<String>,
+    pub description: Option<String>,
+    pub role: OrgRole,
+    pub created_at: i64,
+    pub group_names: Vec<String>,
+}
+
+impl OrgUser {
+    pub fn display_name(&self) -> String {
+        if self.last_name.is_empty() {
+            self.first_name.clone()
+        } else {
+            format!("{} {}", self.first_name, self.last_name)
+        }
+    }
+}
+
+/// What a new console user gets: org admin, or a role on the default account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NewUserRole {
+    Admin,
+    Account(AccountRole),
+}
+
+/// A programmatic user to create, already validated.
+#[derive(Debug, Clone)]
+pub struct NewProgrammaticUser {
+    pub name: String,
+    pub description: Option<String>,
+    pub accounts: Vec<(AccountId, AccountRole)>,
+    pub policies: Vec<PolicyMapping>,
+    pub groups: Vec<GroupId>,
+}
+
+const USER_COLUMNS: &str = "u.id, u.kind, u.first_name, u.last_name, u.email, u.description, m.role, m.created_at";
+
+impl Store {
+    /// Adds a person to the organization. A person already known to the installation (same
+    /// email) gets a membership, not a second identity; one already in this organization is
+    /// refused. Returns the user id and whether the identity is new.
+    pub async fn add_person(&self, org: OrgId, person: &NewPerson, role: NewUserRole) -> Result<(UserId, bool)> {
+        let mut tx = self.write_tx().await?;
+        let existing = sqlx::query("SELECT id FROM users WHERE email_key = $1")
+            .bind(&person.email_key)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+        let (user, created) = match existing {
+            Some(row) => {
+                let id = UserId::from_stored(row.try_get("id").map_err(db)?);
+                let member = sqlx::query("SELECT 1 FROM memberships WHERE organization_id = $1 AND user_id = $2")
+                    .bind(org.as_i64())
+                    .bind(id.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                if member.is_some() {
+                    return Err(Error::invalid(
+                        "USER_ALREADY_EXISTS",
+                        "body.email",
+                        "this person is already a member of the organization",
+                    ));
+                }
+                (id, false)
+            }
+            None => (insert_person(&mut tx, person, "body.email").await?, true),
+        };
+        let org_role = if role == NewUserRole::Admin { OrgRole::Admin } else { OrgRole::Member };
+        insert_membership(&mut tx, org, &user, org_role).await?;
+        if let NewUserRole::Account(account_role) = role {
+            let default = default_account_id(&mut tx, org).await?;
+            put_account_permission(&mut tx, org, &default, &user, &AccountPermission::Role(account_role)).await?;
+        }
+        tx.commit().await.map_err(db)?;
+        self.changed().await;
+        Ok((user, created))
+    }
+
+    /// Creates a programmatic user with its permissions and its token (the token is the only
+    /// way it can authenticate).
+    pub async fn create_programmatic_user(
+        &self,
+        org: OrgId,
+        new: &NewProgrammaticUser,
+        token: &NewToken,
+    ) -> Result<(UserId, TokenInfo)> {
+        let mut tx = self.write_tx().await?;
+        let policies = checked_mappings(&mut tx, org, &new.policies, "body.policies").await?;
+        let (_, accounts) = crate::iam::load_catalog(&mut tx, org).await?;
+        for (i, (account, _)) in new.accounts.iter().enumerate() {
+            if !accounts.contains(account.as_str()) {
+                return Err(Error::not_found(
+                    "Account_DOESNT_EXIST",
+                    format!("body.accounts[{i}].id"),
+                    "account not found",
+                ));
+            }
+        }
+        for (i, g) in new.groups.iter().enumerate() {
+            let found = sqlx::query("SELECT 1 FROM user_groups WHERE organization_id = $1 AND id = $2")
+                .bind(org.as_i64())
+                .bind(g.as_str())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
+            if found.is_none() {
+                return Err(Error::not_found(
+                    "GROUP_DOESNT_EXIST",
+                    format!("body.userGroupIds[{i}]"),
+                    "user group not found",
+                ));
+            }
+        }
+        let now = now_ms();
+        let mut user = None;
+        for _ in 0..5 {
+            let id = UserId::generate_programmatic(&mut rand::thread_rng());
+            let done = sqlx::query(
+                "INSERT INTO users (id, kind, first_name, last_name, description, created_at) \
+                 VALUES ($1, 'programmatic', $2, '', $3, $4) ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(id.as_str())
+            .bind(&new.name)
+            .bind(new.description.as_deref())
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+            if done.rows_affected() == 1 {
+                user = Some(id);
+                break;
+            }
+        }
+        let user = user.ok_or_else(|| Error::internal("could not allocate a programmatic user id"))?;
+        insert_membership(&mut tx, org, &user, OrgRole::Member).await?;
+        for (account, role) in &new.accounts {
+            put_account_permission(&mut tx, org, account, &user, &AccountPermission::Role(*role)).await?;
+        }
+        replace_user_policies(&mut tx, org, &user, &policies).await?;
+        replace_user_groups(&mut tx, org, &user, &new.groups).await?;
+        let row = sqlx::query(
+            "INSERT INTO tokens (hash, kind, user_id, organization_id, name, last_digits, created_at) \
+             VALUES ($1, 'programmatic', $2, $3, $4, $5, $6) RETURNING id",
+        )
+        .bind(&token.hash)
+        .bind(user.as_str())
+        .bind(org.as_i64())
+        .bind(&new.name)
+        .bind(&token.last_digits)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        self.changed().await;
+        let info = TokenInfo {
+            id: row.try_get("id").map_err(db)?,
+            user_id: user.clone(),
+            last_used_ip: None,
+            scope: Default::default(),
+            name: Some(new.name.clone()),
+            last_digits: token.last_digits.clone(),
+            created_at: now,
+            expires_at: None,
+            last_used_at: None,
+        };
+        Ok((user, info))
+    }
+
+    /// The organization's users (people and programmatic), in the order they joined.
+    pub async fn list_org_users(&self, org: OrgId) -> Result<Vec<OrgUser>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS} FROM memberships m JOIN users u ON u.id = m.user_id \
+             WHERE m.organization_id = $1 ORDER BY m.created_at, u.id"
+        )))
+        .bind(org.as_i64())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        let groups = sqlx::query(
+            "SELECT gm.user_id, g.name FROM group_members gm JOIN user_groups g ON g.id = gm.group_id \
+             WHERE gm.organization_id = $1 ORDER BY g.name",
+        )
+        .bind(org.as_i64())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        let mut users = rows.iter().map(user_row).collect::<Result<Vec<_>>>()?;
+        for row in groups {
+            let user: String = row.try_get("user_id").map_err(db)?;
+            let name: String = row.try_get("name").map_err(db)?;
+            if let Some(u) = users.iter_mut().find(|u| u.user_id.as_str() == user) {
+                u.group_names.push(name);
+            }
+        }
+        Ok(users)
+    }
+
+    /// One user of the organization, by id; `None` for users of other organizations.
+    pub async fn find_org_user(&self, org: OrgId, user: &UserId) -> Result<Option<OrgUser>> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS} FROM memberships m JOIN users u ON u.id = m.user_id \
+             WHERE m.organization_id = $1 AND u.id = $2"
+        )))
+        .bind(org.as_i64())
+        .bind(user.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        let Some(row) = row else { return Ok(None) };
+        let mut found = user_row(&row)?;
+        found.group_names = sqlx::query(
+            "SELECT g.name FROM group_members gm JOIN user_groups g ON g.id = gm.group_id \
+             WHERE gm.organization_id = $1 AND gm.user_id = $2 ORDER BY g.name",
+        )
+        .bind(org.as_i64())
+        .bind(user.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(|r| r.try_get("name").map_err(db))
+        .collect::<Result<Vec<_>>>()?;
+        Ok(Some(found))
+    }
+
+    /// One person of the organization, by email (case-insensitive).
+    pub async fn find_org_user_by_email(&self, org: OrgId, email_key: &str) -> Result<Option<OrgUser>> {
+        let row = sqlx::query(
+            "SELECT u.id FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.organization_id = $1 AND u.email_key = $2",
+        )
+        .bind(org.as_i64())
+        .bind(email_key)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        match row {
+            Some(r) => self.find_org_user(org, &UserId::from_stored(r.try_get("id").map_err(db)?)).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Removes a user from the organization: membership, account permissions, groups, direct
+    /// policies and every token bound to this organization. A person who belongs to no other
+    /// organization is deleted; programmatic users always are. The last admin stays.
+    pub async fn remove_user(&self, org: OrgId, user: &UserId) -> Result<()> {
+        let mut tx = self.write_tx().await?;
+        self.lock_org(&mut tx, org).await?;
+        let role = member_role(&mut tx, org, user).await?.ok_or_else(|| user_not_found("path.userId"))?;
+        if role == OrgRole::Admin {
+            check_admins_remain(count_admins(&mut tx, org).await? - 1)?;
+        }
+        for sql in [
+            "DELETE FROM tokens WHERE organization_id = $1 AND user_id = $2",
+            "DELETE FROM account_permissions WHERE organization_id = $1 AND user_id = $2",
+            "DELETE FROM group_members WHERE organization_id = $1 AND user_id = $2",
+            "DELETE FROM user_policies WHERE organization_id = $1 AND user_id = $2",
+            "DELETE FROM memberships WHERE organization_id = $1 AND user_id = $2",
+        ] {
+            sqlx::query(sql).bind(org.as_i64()).bind(user.as_str()).execute(&mut *tx).await.map_err(db)?;
+        }
+        let elsewhere = sqlx::query("SELECT 1 FROM memberships WHERE user_id = $1")
+            .bind(user.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+        if elsewhere.is_none() {
+            sqlx::query("DELETE FROM users WHERE id = $1").bind(user.as_str()).execute(&mut *tx).await.map_err(db)?;
+        }
+        tx.commit().await.map_err(db)?;
+        self.changed().await;
+        Ok(())
+    }
+
+    /// Makes a member an admin or an admin a member; the last admin cannot be demoted.
+    pub async fn set_org_role(&self, org: OrgId, user: &UserId, role: OrgRole) -> Result<()> {
+        let mut tx = self.write_tx().await?;
+        self.lock_org(&mut tx, org).await?;
+        let current = member_role(&mut tx, org, user).await?.ok_or_else(|| user_not_found("path.userId"))?;
+        if user.is_programmatic() && role == OrgRole::Admin {
+            return Err(Error::invalid(
+                "PROGRAMMATIC_USER_ROLE",
+                "body.role",
+                "programmatic users cannot be organization admins",
+            ));
+        }
+        if current == OrgRole::Admin && role == OrgRole::Member {
+            check_admins_remain(count_admins(&mut tx, org).await? - 1)?;
+        }
+        sqlx::query("UPDATE memberships SET role = $1 WHERE organization_id = $2 AND user_id = $3")
+            .bind(role.as_str())
+            .bind(org.as_i64())
+            .bind(user.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        self.changed().await;
+        Ok(())
+    }
+}
+
+async fn insert_membership(conn: &mut AnyConnection, org: OrgId, user: &UserId, role: OrgRole) -> Result<()> {
+    sqlx::query("INSERT INTO memberships (organization_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(org.as_i64())
+        .bind(user.as_str())
+        .bind(role.as_str())
+        .bind(now_ms())
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    Ok(())
+}
+
+async fn default_account_id(conn: &mut AnyConnection, org: OrgId) -> Result<AccountId> {
+    let row = sqlx::query("SELECT id FROM accounts WHERE organization_id = $1 AND is_default = 1")
+        .bind(org.as_i64())
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db)?;
+    Ok(AccountId::from_stored(row.try_get("id").map_err(db)?))
+}
+
+async fn member_role(conn: &mut AnyConnection, org: OrgId, user: &UserId) -> Result<Option<OrgRole>> {
+    let row = sqlx::query("SELECT role FROM memberships WHERE organization_id = $1 AND user_id = $2")
+        .bind(org.as_i64())
+        .bind(user.as_str())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db)?;
+    Ok(row.map(|r| r.try_get::<String, _>("role").map_err(db)).transpose()?.as_deref().and_then(OrgRole::parse))
+}
+
+async fn count_admins(conn: &mut AnyConnection, org: OrgId) -> Result<i64> {
+    let row = sqlx::query("SELECT COUNT(*) AS n FROM memberships WHERE organization_id = $1 AND role = 'admin'")
+        .bind(org.as_i64())
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db)?;
+    row.try_get("n").map_err(db)
+}
+
+fn user_row(row: &AnyRow) -> Result<OrgUser> {
+    let kind: String = row.try_get("kind").map_err(db)?;
+    let role: String = row.try_get("role").map_err(db)?;
+    Ok(OrgUser {
+        user_id: UserId::from_stored(row.try_get("id").map_err(db)?),
+        programmatic: kind == "programmatic",
+        first_name: row.try_get("first_name").map_err(db)?,
+        last_name: row.try_get("last_name").map_err(db)?,
+        email: row.try_get("email").map_err(db)?,
+        description: row.try_get("description").map_err(db)?,
+        role: OrgRole::parse(&role).ok_or_else(|| Error::internal(format!("stored org role {role:?}")))?,
+        created_at: row.try_get("created_at").map_err(db)?,
+        group_names: Vec::new(),
+    })
+}
