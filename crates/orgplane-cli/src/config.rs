@@ -52,9 +52,10 @@ impl Default for Config {
     }
 }
 
-/// Environment variables that are not configuration keys (the config file's own path, and
-/// test settings) and must not trip `deny_unknown_fields`.
-const NOT_CONFIG_KEYS: &[&str] = &["config", "test_postgres_url"];
+/// The keys read from `ORGPLANE_*` variables. Other `ORGPLANE_` variables (the config file's
+/// path, test settings) are not configuration; unknown keys in the file are still refused.
+const ENV_KEYS: &[&str] =
+    &["listen", "database_url", "data_dir", "signup", "log_format", "log_level", "rate_limit_per_minute"];
 
 impl Config {
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
@@ -67,7 +68,7 @@ impl Config {
             anyhow::ensure!(file.exists(), "configuration file {} does not exist", file.display());
             figment = figment.merge(Toml::file(file));
         }
-        figment = figment.merge(Env::prefixed("ORGPLANE_").filter(|k| !NOT_CONFIG_KEYS.contains(&k.as_str())));
+        figment = figment.merge(Env::prefixed("ORGPLANE_").only(ENV_KEYS));
         Ok(figment.extract()?)
     }
 

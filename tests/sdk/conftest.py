@@ -1,0 +1,105 @@
+"""A real orgplane server per test module, on SQLite and (when configured) on PostgreSQL.
+
+The server is the built binary (ORGPLANE_BIN), started on a free loopback port with a fresh data
+directory or a fresh PostgreSQL database, and bootstrapped with `orgplane admin create-org`.
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.parse
+import uuid
+
+import pytest
+import requests
+
+BIN = os.environ.get("ORGPLANE_BIN", "/var/tmp/orgplane-target/debug/orgplane")
+PG_URL = os.environ.get("ORGPLANE_TEST_POSTGRES_URL", "")
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _psql(admin_url, sql):
+    subprocess.run(["psql", admin_url, "-v", "ON_ERROR_STOP=1", "-qAtc", sql], check=True, capture_output=True)
+
+
+def _with_database(url, name):
+    parts = urllib.parse.urlsplit(url)
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
+
+
+BACKENDS = ["sqlite"] + (["postgres"] if PG_URL else [])
+if os.environ.get("CI") and not PG_URL:
+    raise RuntimeError("ORGPLANE_TEST_POSTGRES_URL must be set under CI")
+
+
+class Server:
+    def __init__(self, backend):
+        self.backend = backend
+        self.dir = tempfile.mkdtemp(prefix="orgplane-sdk-")
+        self.db_name = None
+        self.args = [BIN, "--data-dir", self.dir]
+        if backend == "postgres":
+            self.db_name = "orgplane_sdk_" + uuid.uuid4().hex
+            _psql(PG_URL, f"CREATE DATABASE {self.db_name}")
+            self.args += ["--database-url", _with_database(PG_URL, self.db_name)]
+        self.port = _free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        out = subprocess.run(
+            self.args + ["admin", "create-org", "--name", "SDK Org", "--email", "sdk-admin@example.com", "--json"],
+            check=True, capture_output=True, text=True,
+        )
+        self.org = json.loads(out.stdout.strip().splitlines()[-1])
+        self.token = self.org["token"]
+        self.log = open(os.path.join(self.dir, "server.log"), "w")
+        env = dict(os.environ, ORGPLANE_LOG_LEVEL="warn")
+        self.proc = subprocess.Popen(self.args + ["serve", "--listen", f"127.0.0.1:{self.port}"], stdout=self.log, stderr=self.log, env=env)
+        deadline = time.time() + 30
+        while True:
+            try:
+                if requests.get(self.base_url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            if self.proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError("orgplane did not start: " + open(os.path.join(self.dir, "server.log")).read())
+            time.sleep(0.05)
+
+    def api(self, method, path, token=None, **kwargs):
+        """A plain HTTP call, to check what the server stored."""
+        headers = {"Authorization": "Bearer " + (token or self.token)}
+        return requests.request(method, self.base_url + path, headers=headers, timeout=10, **kwargs)
+
+    def items(self, path, token=None):
+        res = self.api("GET", path, token)
+        assert res.status_code == 200, res.text
+        return res.json()["response"]["items"]
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise
+        finally:
+            self.log.close()
+            if self.db_name:
+                _psql(PG_URL, f"DROP DATABASE IF EXISTS {self.db_name} WITH (FORCE)")
+            shutil.rmtree(self.dir, ignore_errors=True)
+        assert self.proc.returncode == 0, f"graceful shutdown exit code {self.proc.returncode}"
+
+
+@pytest.fixture(params=BACKENDS, scope="module")
+def server(request):
+    s = Server(request.param)
+    yield s
+    s.stop()
