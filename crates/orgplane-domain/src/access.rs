@@ -167,13 +167,13 @@ pub struct Target<'a> {
 }
 
 /// The facts conditions can refer to.
-pub fn context_for(caller: &Caller, account_id: Option<&str>) -> Context {
+pub fn context_for<'a>(caller: &'a Caller, account_id: Option<&'a str>) -> Context<'a> {
     let mut ctx = Context::new();
-    ctx.insert("spot:userEmail", caller.email.clone());
-    ctx.insert("spot:userId", caller.user_id.to_string());
+    ctx.insert("spot:userEmail", caller.email.as_str());
+    ctx.insert("spot:userId", caller.user_id.as_str());
     ctx.insert("spot:organizationId", caller.org_id.to_string());
     if let Some(a) = account_id {
-        ctx.insert("spot:accountId", a.to_string());
+        ctx.insert("spot:accountId", a);
     }
     ctx
 }

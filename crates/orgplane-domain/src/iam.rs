@@ -66,7 +66,7 @@ pub struct OwnedGrant {
 
 impl OwnedGrant {
     pub fn as_grant(&self) -> policy::Grant<'_> {
-        policy::Grant { policy: &self.policy, scope: self.scope.clone(), via: self.via.clone() }
+        policy::Grant { policy: &self.policy, scope: &self.scope, via: &self.via }
     }
 }
 

@@ -27,8 +27,16 @@ pub struct RateInfo {
 
 pub struct RateLimiter {
     limit: u32,
-    /// (org, route, method) → (window number, count this window, count previous window)
-    windows: Mutex<HashMap<(i64, String, String), (u64, u32, u32)>>,
+    /// (org, hash of route and method) → (window number, count this window, count previous
+    /// window). Hashing the route keeps the hot path free of allocations.
+    windows: Mutex<HashMap<(i64, u64), (u64, u32, u32)>>,
+}
+
+fn route_key(route: &str, method: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (route, method).hash(&mut h);
+    h.finish()
 }
 
 impl RateLimiter {
@@ -42,17 +50,15 @@ impl RateLimiter {
         if self.limit == 0 {
             return Ok(());
         }
-        let route = parts
-            .extensions
-            .get::<MatchedPath>()
-            .map_or_else(|| parts.uri.path().to_string(), |m| m.as_str().to_string());
+        let route = parts.extensions.get::<MatchedPath>().map_or(parts.uri.path(), |m| m.as_str());
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-        let (info, allowed) = self.count((org.as_i64(), route, parts.method.to_string()), now.as_millis() as u64);
+        let key = (org.as_i64(), route_key(route, parts.method.as_str()));
+        let (info, allowed) = self.count(key, now.as_millis() as u64);
         let _ = REQUEST.try_with(|r| *r.rate.lock().expect("rate info lock") = Some(info));
         if allowed { Ok(()) } else { Err(Error::RateLimited { retry_after_secs: info.reset }) }
     }
 
-    fn count(&self, key: (i64, String, String), now_ms: u64) -> (RateInfo, bool) {
+    fn count(&self, key: (i64, u64), now_ms: u64) -> (RateInfo, bool) {
         let window = now_ms / 1000 / WINDOW_SECS;
         let into_window = (now_ms % (WINDOW_SECS * 1000)) as f64 / (WINDOW_SECS * 1000) as f64;
         let mut windows = self.windows.lock().expect("rate limiter lock");
@@ -87,8 +93,8 @@ pub fn add_headers(headers: &mut HeaderMap, info: &RateInfo) {
 mod tests {
     use super::*;
 
-    fn key() -> (i64, String, String) {
-        (606_000_000_001, "/setup/account".into(), "GET".into())
+    fn key() -> (i64, u64) {
+        (606_000_000_001, route_key("/setup/account", "GET"))
     }
 
     #[test]
@@ -105,8 +111,8 @@ mod tests {
         assert_eq!(info.remaining, 0);
         assert_eq!(info.reset, 60);
         // Another route or organization has its own budget.
-        assert!(rl.count((1, "/setup/account".into(), "GET".into()), t).1);
-        assert!(rl.count((606_000_000_001, "/setup/account".into(), "POST".into()), t).1);
+        assert!(rl.count((1, route_key("/setup/account", "GET")), t).1);
+        assert!(rl.count((606_000_000_001, route_key("/setup/account", "POST")), t).1);
     }
 
     #[test]

@@ -24,7 +24,8 @@ struct Entries {
     epoch: u64,
     callers: HashMap<String, (ResolvedToken, i64)>,
     accounts: HashMap<i64, (Arc<Vec<Account>>, i64)>,
-    grants: HashMap<(i64, String), (Arc<Vec<OwnedGrant>>, i64)>,
+    /// org → user → grants (nested so a lookup by `&str` needs no allocation).
+    grants: HashMap<i64, HashMap<String, (Arc<Vec<OwnedGrant>>, i64)>>,
 }
 
 pub(crate) struct Cache {
@@ -76,12 +77,12 @@ impl Cache {
             return None;
         }
         let e = self.entries.read().expect("cache lock");
-        e.grants.get(&(org, user.to_string())).filter(|(_, at)| now - at < MAX_AGE_MS).map(|(g, _)| g.clone())
+        e.grants.get(&org)?.get(user).filter(|(_, at)| now - at < MAX_AGE_MS).map(|(g, _)| g.clone())
     }
 
     pub fn put_grants(&self, epoch: u64, org: i64, user: &str, grants: Arc<Vec<OwnedGrant>>, now: i64) {
         self.put(epoch, |e| {
-            e.grants.insert((org, user.to_string()), (grants, now));
+            e.grants.entry(org).or_default().insert(user.to_string(), (grants, now));
         });
     }
 

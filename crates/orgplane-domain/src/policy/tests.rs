@@ -21,9 +21,9 @@ fn st(effect: Effect, actions: &[&str], resources: &[&str]) -> Statement {
     }
 }
 
-fn ctx() -> Context {
+fn ctx() -> Context<'static> {
     let mut c = Context::new();
-    c.insert("spot:userEmail", "ada@example.com".into());
+    c.insert("spot:userEmail", "ada@example.com");
     c
 }
 
@@ -51,7 +51,7 @@ fn globs() {
 #[test]
 fn default_deny_and_allow() {
     let p = policy("pol-1", PolicyType::Organization, vec![st(Effect::Allow, &["setup:describe*"], &["*"])]);
-    let grants = [Grant { policy: &p, scope: Scope::Organization, via: Via::Direct }];
+    let grants = [Grant { policy: &p, scope: &Scope::Organization, via: &Via::Direct }];
     let d = decide(&grants, "setup:describeAccount", "act-1", Some("act-1"));
     assert!(d.allowed);
     assert_eq!(d.decided_by.unwrap().policy_id, "pol-1");
@@ -70,8 +70,8 @@ fn explicit_deny_wins_and_is_reported() {
         vec![st(Effect::Allow, &["x:y"], &["*"]), st(Effect::Deny, &["setup:delete*"], &["act-9*"])],
     );
     let grants = [
-        Grant { policy: &allow, scope: Scope::Organization, via: Via::Role },
-        Grant { policy: &deny, scope: Scope::Organization, via: Via::Group("ugr-1".into()) },
+        Grant { policy: &allow, scope: &Scope::Organization, via: &Via::Role },
+        Grant { policy: &deny, scope: &Scope::Organization, via: &Via::Group("ugr-1".into()) },
     ];
     let d = decide(&grants, "setup:deleteAccount", "act-99", Some("act-99"));
     assert!(!d.allowed);
@@ -86,13 +86,13 @@ fn explicit_deny_wins_and_is_reported() {
 #[test]
 fn account_policies_apply_only_to_their_accounts() {
     let p = policy("pol-1", PolicyType::Account, vec![st(Effect::Allow, &["*"], &["*"])]);
-    let some = [Grant { policy: &p, scope: Scope::Accounts(vec!["act-1".into()]), via: Via::Direct }];
+    let some = [Grant { policy: &p, scope: &Scope::Accounts(vec!["act-1".into()]), via: &Via::Direct }];
     assert!(decide(&some, "setup:updateAccount", "act-1", Some("act-1")).allowed);
     assert!(!decide(&some, "setup:updateAccount", "act-2", Some("act-2")).allowed);
     assert!(!decide(&some, "setup:createAccount", "606000000001", None).allowed, "never org-level");
-    let all = [Grant { policy: &p, scope: Scope::Accounts(vec!["*".into()]), via: Via::Direct }];
+    let all = [Grant { policy: &p, scope: &Scope::Accounts(vec!["*".into()]), via: &Via::Direct }];
     assert!(decide(&all, "setup:updateAccount", "act-new", Some("act-new")).allowed);
-    let wrong = [Grant { policy: &p, scope: Scope::Organization, via: Via::Direct }];
+    let wrong = [Grant { policy: &p, scope: &Scope::Organization, via: &Via::Direct }];
     assert!(!decide(&wrong, "setup:updateAccount", "act-1", Some("act-1")).allowed);
 }
 
@@ -105,7 +105,7 @@ fn conditions_and_variables() {
         values: vec!["x@y.z".into(), "${spot:userEmail}".into()],
     }];
     let p = policy("pol-c", PolicyType::Organization, vec![s.clone()]);
-    let g = [Grant { policy: &p, scope: Scope::Organization, via: Via::Direct }];
+    let g = [Grant { policy: &p, scope: &Scope::Organization, via: &Via::Direct }];
     assert!(decide(&g, "a:b", "r", None).allowed, "variable substituted, values OR-ed");
 
     let check = |operator, key: &str, values: &[&str]| {
@@ -113,7 +113,7 @@ fn conditions_and_variables() {
         s.conditions =
             vec![Condition { operator, key: key.into(), values: values.iter().map(|v| v.to_string()).collect() }];
         let p = policy("p", PolicyType::Organization, vec![s]);
-        decide(&[Grant { policy: &p, scope: Scope::Organization, via: Via::Direct }], "a:b", "r", None).allowed
+        decide(&[Grant { policy: &p, scope: &Scope::Organization, via: &Via::Direct }], "a:b", "r", None).allowed
     };
     assert!(check(Operator::StringEqualsIgnoreCase, "spot:userEmail", &["ADA@EXAMPLE.COM"]));
     assert!(!check(Operator::StringEquals, "spot:userEmail", &["ADA@EXAMPLE.COM"]));
@@ -140,7 +140,7 @@ fn conditions_and_variables() {
         },
     ];
     let p = policy("p", PolicyType::Organization, vec![s]);
-    assert!(!decide(&[Grant { policy: &p, scope: Scope::Organization, via: Via::Direct }], "a:b", "r", None).allowed);
+    assert!(!decide(&[Grant { policy: &p, scope: &Scope::Organization, via: &Via::Direct }], "a:b", "r", None).allowed);
 }
 
 #[test]
@@ -197,15 +197,15 @@ fn builtins_and_catalog() {
     let viewer = builtin("3").unwrap();
     assert_eq!(viewer.name, "Account Viewer");
     assert_eq!(viewer.policy_type, PolicyType::Account);
-    let g = [Grant { policy: viewer, scope: Scope::Accounts(vec!["act-1".into()]), via: Via::Role }];
+    let g = [Grant { policy: viewer, scope: &Scope::Accounts(vec!["act-1".into()]), via: &Via::Role }];
     assert!(decide(&g, "setup:describeAccount", "act-1", Some("act-1")).allowed);
     assert!(!decide(&g, "setup:updateAccount", "act-1", Some("act-1")).allowed);
     let editor = builtin("2").unwrap();
-    let g = [Grant { policy: editor, scope: Scope::Accounts(vec!["act-1".into()]), via: Via::Role }];
+    let g = [Grant { policy: editor, scope: &Scope::Accounts(vec!["act-1".into()]), via: &Via::Role }];
     assert!(decide(&g, "setup:updateAccount", "act-1", Some("act-1")).allowed);
     assert!(!decide(&g, "setup:deleteOrganization", "606000000001", None).allowed);
     let admin = builtin("1").unwrap();
-    let g = [Grant { policy: admin, scope: Scope::Organization, via: Via::Role }];
+    let g = [Grant { policy: admin, scope: &Scope::Organization, via: &Via::Role }];
     assert!(decide(&g, "setup:deleteOrganization", "606000000001", None).allowed);
     assert!(
         action_catalog()
@@ -270,7 +270,7 @@ fn arb_request() -> impl Strategy<Value = (&'static str, &'static str, Option<&'
 }
 
 fn run(ps: &[(Policy, Scope)], (a, r, acc): (&str, &str, Option<&str>)) -> bool {
-    let grants: Vec<_> = ps.iter().map(|(p, s)| Grant { policy: p, scope: s.clone(), via: Via::Direct }).collect();
+    let grants: Vec<_> = ps.iter().map(|(p, s)| Grant { policy: p, scope: s, via: &Via::Direct }).collect();
     decide(&grants, a, r, acc).allowed
 }
 

@@ -201,3 +201,33 @@ both_backends!(missing_unknown_and_expired_tokens_get_a_bare_401, |app| {
         app.send(req).await.assert_unauthenticated();
     }
 });
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rate_limit_answers_429_with_headers() {
+    use orgplane_server::ServerConfig;
+    use orgplane_testkit::{Backend, TestApp};
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some(app) =
+            TestApp::spawn_with(backend, ServerConfig { rate_limit_per_minute: 3, ..Default::default() }).await
+        else {
+            continue;
+        };
+        let t = app.signup("limited@example.com").await;
+        let other = app.signup("unlimited@example.com").await;
+        for left in [2, 1, 0] {
+            let res = app.get("/setup/account", &t.token).await;
+            res.assert_ok();
+            assert_eq!(res.headers["x-ratelimit-limit"], "3");
+            assert_eq!(res.headers["x-ratelimit-remaining"], left.to_string().as_str());
+            assert!(res.headers.contains_key("x-ratelimit-reset"));
+        }
+        let res = app.get("/setup/account", &t.token).await;
+        assert_eq!(res.status, 429, "{}", res.json);
+        assert_eq!(res.error().0, "RATE_LIMIT_EXCEEDED");
+        assert!(res.headers.contains_key("retry-after"));
+        assert_eq!(res.headers["x-ratelimit-remaining"], "0");
+        // Per route and method, and per organization.
+        app.get("/setup/organization", &t.token).await.assert_ok();
+        app.get("/setup/account", &other.token).await.assert_ok();
+    }
+}

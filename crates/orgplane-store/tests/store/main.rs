@@ -185,3 +185,40 @@ both_backends!(cached_account_lists_follow_every_change, |app| {
     assert_eq!(store.list_accounts(org, None).await.unwrap().len(), 1);
     assert_eq!(store.grants(org, &user).await.unwrap().len(), before, "the permission went with the account");
 });
+
+// Two admins removing each other at the same moment: one succeeds, the other is refused, and
+// the organization keeps an admin (PostgreSQL locks the organization row; SQLite serialises
+// writers).
+both_backends!(the_last_admin_survives_concurrent_removals, |app| {
+    use orgplane_domain::access::OrgRole;
+    use orgplane_store::NewUserRole;
+    let store: Store = app.store().clone();
+    for round in 0..5 {
+        let (org, _, first) = store.register(&registration(&format!("admin-a{round}@example.com"))).await.unwrap();
+        let second_person = registration(&format!("admin-b{round}@example.com")).person;
+        let (second, _) = store.add_person(org, &second_person, NewUserRole::Admin).await.unwrap();
+        let (s1, s2) = (store.clone(), store.clone());
+        let (f, s) = (first.clone(), second.clone());
+        let a = tokio::spawn(async move { s1.remove_user(org, &s).await });
+        let b = tokio::spawn(async move { s2.set_org_role(org, &f, OrgRole::Member).await });
+        let results = [a.await.unwrap(), b.await.unwrap()];
+        let admins = store.list_org_users(org).await.unwrap().into_iter().filter(|u| u.role == OrgRole::Admin).count();
+        assert_eq!(admins, 1, "round {round}: {results:?}");
+        assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "round {round}: {results:?}");
+        assert!(results.iter().any(|r| matches!(r, Err(Error::Invalid { code: "LAST_ADMIN", .. }))));
+    }
+});
+
+both_backends!(a_users_permission_on_an_account_is_one_row, |app| {
+    let store = app.store();
+    let (org, account, user) = store.register(&registration("onerow@example.com")).await.unwrap();
+    for role in [AccountRole::Viewer, AccountRole::Editor, AccountRole::Viewer] {
+        store.set_account_permission(org, &account, &user, &AccountPermission::Role(role), "userId").await.unwrap();
+    }
+    store
+        .set_account_permission(org, &account, &user, &AccountPermission::Policies(vec!["3".into()]), "userId")
+        .await
+        .unwrap();
+    let rows = store.account_permissions_of(org, &user).await.unwrap();
+    assert_eq!(rows, vec![(account, AccountPermission::Policies(vec!["3".into()]))]);
+});
