@@ -13,12 +13,16 @@ fn policy(id: &str, kind: PolicyType, statements: Vec<Statement>) -> Policy {
 }
 
 fn st(effect: Effect, actions: &[&str], resources: &[&str]) -> Statement {
-    Statement {
+    Statement::new(
         effect,
-        actions: actions.iter().map(|s| s.to_string()).collect(),
-        resources: resources.iter().map(|s| s.to_string()).collect(),
-        conditions: vec![],
-    }
+        actions.iter().map(|s| s.to_string()).collect(),
+        resources.iter().map(|s| s.to_string()).collect(),
+        vec![],
+    )
+}
+
+fn with_conditions(s: Statement, conditions: Vec<Condition>) -> Statement {
+    Statement::new(s.effect, s.actions, s.resources, conditions)
 }
 
 fn ctx() -> Context<'static> {
@@ -30,6 +34,20 @@ fn ctx() -> Context<'static> {
 fn decide(grants: &[Grant<'_>], action: &str, resource: &str, account: Option<&str>) -> Decision {
     let c = ctx();
     evaluate(grants, &Request { action, resource, account_id: account, context: &c })
+}
+
+#[test]
+fn initials_never_skip_a_matching_statement() {
+    for (pattern, action) in [
+        ("Setup:*", "setup:x"),
+        ("*:describe*", "ocean:describeX"),
+        ("?etup:*", "setup:x"),
+        ("9x:*", "9x:y"),
+        ("_a:b", "_a:b"),
+    ] {
+        let s = st(Effect::Allow, &[pattern], &["*"]);
+        assert!(s.initials & initial_bit(action.as_bytes()[0]) != 0, "{pattern} vs {action}");
+    }
 }
 
 #[test]
@@ -232,11 +250,13 @@ fn arb_statement() -> impl Strategy<Value = Statement> {
     ]);
     let resource = prop::sample::select(vec!["*", "act-1", "act-*", "act-2", "u-*"]);
     (any::<bool>(), prop::collection::vec(action, 1..3), prop::collection::vec(resource, 1..3)).prop_map(
-        |(deny, a, r)| Statement {
-            effect: if deny { Effect::Deny } else { Effect::Allow },
-            actions: a.into_iter().map(String::from).collect(),
-            resources: r.into_iter().map(String::from).collect(),
-            conditions: vec![],
+        |(deny, a, r)| {
+            Statement::new(
+                if deny { Effect::Deny } else { Effect::Allow },
+                a.into_iter().map(String::from).collect(),
+                r.into_iter().map(String::from).collect(),
+                vec![],
+            )
         },
     )
 }
@@ -286,7 +306,7 @@ proptest! {
     fn adding_an_allow_never_removes_access(ps in arb_policies(), extra in arb_statement(), req in arb_request()) {
         let before = run(&ps, req);
         let mut more = ps.clone();
-        let allow = Statement { effect: Effect::Allow, ..extra };
+        let allow = Statement::new(Effect::Allow, extra.actions, extra.resources, extra.conditions);
         more.push((policy("more", PolicyType::Organization, vec![allow]), Scope::Organization));
         prop_assert!(!before || run(&more, req));
     }
