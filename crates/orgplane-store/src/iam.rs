@@ -9,7 +9,7 @@ use orgplane_domain::iam::{
     self, AccountPermission, Holdings, OrgCatalog, OwnedGrant, PolicyMapping, check_account_policies, check_mappings,
 };
 use orgplane_domain::ids::{AccountId, GroupId, OrgId, PolicyId, UserId};
-use orgplane_domain::policy::{self, Policy, PolicyDocument, PolicyType};
+use orgplane_domain::policy::{Policy, PolicyDocument, PolicyType};
 use orgplane_domain::{Error, Result};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
@@ -134,7 +134,7 @@ pub(crate) async fn check_members(conn: &mut AnyConnection, org: OrgId, users: &
 }
 
 /// Fails unless every group id is one of the organization's groups.
-async fn check_groups(conn: &mut AnyConnection, org: OrgId, groups: &[GroupId], field: &str) -> Result<()> {
+pub(crate) async fn check_groups(conn: &mut AnyConnection, org: OrgId, groups: &[GroupId], field: &str) -> Result<()> {
     for (i, group) in groups.iter().enumerate() {
         let found = sqlx::query("SELECT 1 FROM user_groups WHERE organization_id = $1 AND id = $2")
             .bind(org.as_i64())
@@ -376,21 +376,6 @@ impl Store {
         tx.commit().await.map_err(db)?;
         self.changed().await;
         Ok(())
-    }
-
-    /// Names of every policy the organization can use, built-ins included.
-    pub async fn policy_names(&self, org: OrgId) -> Result<HashMap<String, String>> {
-        let mut names: HashMap<String, String> =
-            policy::builtin_policies().iter().map(|p| (p.id.clone(), p.name.clone())).collect();
-        for row in sqlx::query("SELECT id, name FROM policies WHERE organization_id = $1")
-            .bind(org.as_i64())
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db)?
-        {
-            names.insert(row.try_get("id").map_err(db)?, row.try_get("name").map_err(db)?);
-        }
-        Ok(names)
     }
 
     // ---- groups ----

@@ -1,7 +1,7 @@
 //! The people and programmatic users of an organization: adding, listing, removing, roles.
 
 use crate::iam::{
-    checked_mappings, put_account_permission, replace_user_groups, replace_user_policies, user_not_found,
+    check_groups, checked_mappings, put_account_permission, replace_user_groups, replace_user_policies, user_not_found,
 };
 use crate::orgs::{NewPerson, insert_person};
 use crate::{Store, db, now_ms};
@@ -119,21 +119,7 @@ impl Store {
                 ));
             }
         }
-        for (i, g) in new.groups.iter().enumerate() {
-            let found = sqlx::query("SELECT 1 FROM user_groups WHERE organization_id = $1 AND id = $2")
-                .bind(org.as_i64())
-                .bind(g.as_str())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db)?;
-            if found.is_none() {
-                return Err(Error::not_found(
-                    "GROUP_DOESNT_EXIST",
-                    format!("body.userGroupIds[{i}]"),
-                    "user group not found",
-                ));
-            }
-        }
+        check_groups(&mut tx, org, &new.groups, "body.userGroupIds").await?;
         let now = now_ms();
         let mut user = None;
         for _ in 0..5 {

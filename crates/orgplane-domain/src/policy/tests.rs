@@ -21,10 +21,6 @@ fn st(effect: Effect, actions: &[&str], resources: &[&str]) -> Statement {
     )
 }
 
-fn with_conditions(s: Statement, conditions: Vec<Condition>) -> Statement {
-    Statement::new(s.effect, s.actions, s.resources, conditions)
-}
-
 fn ctx() -> Context<'static> {
     let mut c = Context::new();
     c.insert("spot:userEmail", "ada@example.com");
