@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: builds once, runs every Rust test on SQLite and PostgreSQL, then drives the
-# built server with the real Spot Python SDK. Installs what it needs (PostgreSQL, python3).
+# built server with the real Spot Python SDK. Installs what it needs (PostgreSQL, python3 and the
+# pinned Python peers).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/orgplane-target}
@@ -12,6 +13,10 @@ if [ -z "${ORGPLANE_TEST_POSTGRES_URL:-}" ]; then
 fi
 echo "== PostgreSQL leg: $ORGPLANE_TEST_POSTGRES_URL"
 
+echo "== Python test peers (pinned): Spot SDK, moto STS emulator"
+VENV=$(scripts/python-env.sh)
+export ORGPLANE_MOTO_SERVER="$VENV/bin/moto_server"
+
 echo "== build"
 cargo build --locked --workspace --all-targets
 
@@ -19,5 +24,4 @@ echo "== Rust tests (SQLite and PostgreSQL)"
 cargo test --locked --workspace
 
 echo "== Spot Python SDK against the built server"
-VENV=$(scripts/python-env.sh)
 ORGPLANE_BIN="$CARGO_TARGET_DIR/debug/orgplane" "$VENV/bin/python" -m pytest -q -p no:cacheprovider tests/sdk

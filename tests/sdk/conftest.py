@@ -18,6 +18,7 @@ import pytest
 import requests
 
 BIN = os.environ.get("ORGPLANE_BIN", "/var/tmp/orgplane-target/debug/orgplane")
+MOTO = os.environ.get("ORGPLANE_MOTO_SERVER", os.path.join(os.path.dirname(os.path.realpath(__import__("sys").executable)), "moto_server"))
 PG_URL = os.environ.get("ORGPLANE_TEST_POSTGRES_URL", "")
 
 
@@ -41,8 +42,31 @@ if os.environ.get("CI") and not PG_URL:
     raise RuntimeError("ORGPLANE_TEST_POSTGRES_URL must be set under CI")
 
 
+def _wait_for_port(port, proc, what):
+    deadline = time.time() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError(f"{what} did not start")
+            time.sleep(0.05)
+
+
+@pytest.fixture(scope="session")
+def moto():
+    """The moto STS emulator, standing in for AWS STS."""
+    port = _free_port()
+    proc = subprocess.Popen([MOTO, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _wait_for_port(port, proc, "moto_server")
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
 class Server:
-    def __init__(self, backend):
+    def __init__(self, backend, sts_endpoint):
         self.backend = backend
         self.dir = tempfile.mkdtemp(prefix="orgplane-sdk-")
         self.db_name = None
@@ -60,7 +84,13 @@ class Server:
         self.org = json.loads(out.stdout.strip().splitlines()[-1])
         self.token = self.org["token"]
         self.log = open(os.path.join(self.dir, "server.log"), "w")
-        env = dict(os.environ, ORGPLANE_LOG_LEVEL="warn")
+        env = dict(
+            os.environ,
+            ORGPLANE_LOG_LEVEL="warn",
+            ORGPLANE_AWS_STS_ENDPOINT=sts_endpoint,
+            ORGPLANE_AWS_ACCESS_KEY_ID="AKIAORGPLANESDKTEST1",
+            ORGPLANE_AWS_SECRET_ACCESS_KEY="orgplane-sdk-test-secret",
+        )
         self.proc = subprocess.Popen(self.args + ["serve", "--listen", f"127.0.0.1:{self.port}"], stdout=self.log, stderr=self.log, env=env)
         deadline = time.time() + 30
         while True:
@@ -99,7 +129,7 @@ class Server:
 
 
 @pytest.fixture(params=BACKENDS, scope="module")
-def server(request):
-    s = Server(request.param)
+def server(request, moto):
+    s = Server(request.param, moto)
     yield s
     s.stop()

@@ -1,8 +1,7 @@
 """The real Spot Python SDK (spotinst-sdk2 3.22.0, unchanged) against orgplane.
 
-Every AdminClient method that orgplane serves is called, and each test checks what the server
-stored through the plain API. The two AWS-credential methods (`create_aws_external_id`,
-`set_cloud_credentials`) belong to the cloud-connection work and are not exercised here.
+Every one of AdminClient's 30 methods is called, and each test checks what the server stored
+through the plain API. The AWS-credential calls reach a real STS emulator (moto).
 """
 import json
 
@@ -197,3 +196,35 @@ def test_user_groups_and_mappings(server):
     assert client.delete_user_group(group_id) is True
     assert group_id not in [g["id"] for g in server.items("/setup/access/userGroup")]
     client.delete_user(user_id)
+
+
+# ---- AWS credentials (AdminClient's deprecated pair, and the setup_aws client) ----
+
+ROLE = "arn:aws:iam::123456789012:role/Spot-Role"
+
+
+def test_aws_credentials_through_admin_client(server):
+    account = admin(server).create_account("AWS via admin")["id"]
+    client = admin(server, account_id=account)
+    minted = client.create_aws_external_id()
+    assert minted["external_id"].startswith("spotinst:aws:extid:") and minted["max_valid_until"].endswith("Z")
+    status = client.set_cloud_credentials(ROLE, minted["external_id"])
+    assert status["code"] == 200
+    stored = server.items(f"/setup/account/{account}")[0]
+    assert stored["cloudProvider"] == "AWS" and stored["providerExternalId"] == "123456789012"
+    with pytest.raises(SpotinstClientException) as exc:
+        client.set_cloud_credentials(ROLE, "spotinst:aws:extid:0000000000000000")
+    assert error_of(exc)[1]["code"] == "EXTERNAL_ID_MISMATCH"
+
+
+def test_aws_credentials_through_setup_aws(server):
+    account = admin(server).create_account("AWS via setup_aws")["id"]
+    session = SpotinstSession(auth_token=server.token, base_url=server.base_url, account_id=account)
+    aws = session.client("setup_aws", print_output=False)
+    minted = aws.create_external_id()
+    assert minted["external_id"] == server.items(f"/setup/credentials/aws/externalId/{account}")[0]["externalId"]
+    aws.set_credentials(ROLE)
+    assert server.items(f"/setup/credentials/aws?accountId={account}")[0]["iamRole"] == ROLE
+    with pytest.raises(SpotinstClientException) as exc:
+        aws.set_credentials("arn:aws:iam::123:role/too-short-account")
+    assert error_of(exc)[1]["field"] == "body.credentials.iamRole"

@@ -22,6 +22,12 @@ pub struct Config {
     pub log_level: String,
     /// API requests per organization × route × method per 60 s; 0 turns the limit off.
     pub rate_limit_per_minute: u32,
+    /// STS endpoint used to validate customers' AWS roles (AWS's own when unset).
+    pub aws_sts_endpoint: Option<String>,
+    pub aws_region: String,
+    /// orgplane's own AWS credentials: the principal customers' roles trust.
+    pub aws_access_key_id: String,
+    pub aws_secret_access_key: String,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -48,14 +54,29 @@ impl Default for Config {
             log_format: LogFormat::Text,
             log_level: "info".into(),
             rate_limit_per_minute: 1000,
+            aws_sts_endpoint: None,
+            aws_region: "us-east-1".into(),
+            aws_access_key_id: String::new(),
+            aws_secret_access_key: String::new(),
         }
     }
 }
 
 /// The keys read from `ORGPLANE_*` variables. Other `ORGPLANE_` variables (the config file's
 /// path, test settings) are not configuration; unknown keys in the file are still refused.
-const ENV_KEYS: &[&str] =
-    &["listen", "database_url", "data_dir", "signup", "log_format", "log_level", "rate_limit_per_minute"];
+const ENV_KEYS: &[&str] = &[
+    "listen",
+    "database_url",
+    "data_dir",
+    "signup",
+    "log_format",
+    "log_level",
+    "rate_limit_per_minute",
+    "aws_sts_endpoint",
+    "aws_region",
+    "aws_access_key_id",
+    "aws_secret_access_key",
+];
 
 impl Config {
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
@@ -83,6 +104,12 @@ impl Config {
         orgplane_server::ServerConfig {
             signup_open: self.signup == Signup::Open,
             rate_limit_per_minute: self.rate_limit_per_minute,
+            aws: orgplane_cloud::AwsConfig {
+                sts_endpoint: self.aws_sts_endpoint.clone().filter(|e| !e.is_empty()),
+                region: self.aws_region.clone(),
+                access_key_id: self.aws_access_key_id.clone(),
+                secret_access_key: self.aws_secret_access_key.clone(),
+            },
         }
     }
 }

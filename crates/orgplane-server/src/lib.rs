@@ -28,11 +28,13 @@ pub struct ServerConfig {
     pub signup_open: bool,
     /// Requests per organization × route × method per 60 s; 0 turns the limit off.
     pub rate_limit_per_minute: u32,
+    /// How AWS roles are validated.
+    pub aws: orgplane_cloud::AwsConfig,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        ServerConfig { signup_open: true, rate_limit_per_minute: 1000 }
+        ServerConfig { signup_open: true, rate_limit_per_minute: 1000, aws: Default::default() }
     }
 }
 
@@ -41,12 +43,14 @@ pub struct AppState {
     pub store: Store,
     pub config: Arc<ServerConfig>,
     pub rate_limiter: Arc<rate_limit::RateLimiter>,
+    pub aws: Arc<orgplane_cloud::AwsChecker>,
 }
 
 /// The whole application: API routes, OpenAPI document, envelope middleware.
 pub fn app(store: Store, config: ServerConfig) -> Router {
     let rate_limiter = Arc::new(rate_limit::RateLimiter::new(config.rate_limit_per_minute));
-    let state = AppState { store, config: Arc::new(config), rate_limiter };
+    let aws = Arc::new(orgplane_cloud::AwsChecker::new(&config.aws));
+    let state = AppState { store, config: Arc::new(config), rate_limiter, aws };
     let (router, openapi) = api::router().split_for_parts();
     router
         .merge(api::docs::router(openapi))

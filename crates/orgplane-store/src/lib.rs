@@ -10,6 +10,7 @@
 
 mod accounts;
 mod cache;
+mod cloud;
 mod iam;
 mod orgs;
 mod people;
@@ -21,6 +22,7 @@ use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
 use std::time::Duration;
 
+pub use cloud::AwsConnection;
 pub use iam::{GroupSummary, StoredPolicy};
 pub use orgs::{NewPerson, NewRegistration};
 pub use people::{NewProgrammaticUser, NewUserRole, OrgUser};

@@ -18,6 +18,8 @@ use tower::ServiceExt;
 
 pub use orgplane_store;
 
+pub mod peers;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,

@@ -34,6 +34,7 @@ use utoipa_axum::routes;
         (name = "users", description = "Spot /setup/user, /setup/organization/user, /setup/accountUserMapping"),
         (name = "policies", description = "Spot /setup/access/policy, policyAction, explain"),
         (name = "groups", description = "Spot /setup/access/userGroup"),
+        (name = "credentials", description = "Spot /setup/credentials/aws"),
     )
 )]
 struct ApiDoc;
@@ -93,6 +94,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(setup::access::user_group::policy_mapping))
         .routes(routes!(setup::access::user_group::policy_mapping_java))
         .routes(routes!(setup::access::explain::explain))
+        .routes(routes!(setup::credentials::mint_external_id))
+        .routes(routes!(setup::credentials::get_external_id))
+        .routes(routes!(setup::credentials::set_aws, setup::credentials::get_aws))
 }
 
 // ---- Envelope shapes, for the OpenAPI document only (`crate::envelope` renders them). ----

@@ -3,6 +3,7 @@
 mod access;
 mod accounts;
 mod bad_input;
+mod credentials;
 mod envelope;
 mod openapi;
 mod organizations;

@@ -14,7 +14,8 @@ both_backends!(document_lists_exactly_the_routes_and_each_is_served, |app| {
             }
         }
     }
-    let walked: BTreeSet<_> = ROUTES.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
+    let walked: BTreeSet<_> =
+        ROUTES.iter().map(|(m, p)| (m.to_string(), p.split('?').next().unwrap().to_string())).collect();
     assert_eq!(documented, walked, "the OpenAPI document and the route walk disagree");
 
     // Every documented route is served by a handler, not by the fallback.

@@ -4,6 +4,7 @@
 pub mod access;
 pub mod account;
 pub mod account_user_mapping;
+pub mod credentials;
 pub mod organization;
 pub mod user;
 

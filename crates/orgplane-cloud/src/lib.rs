@@ -1,0 +1,107 @@
+//! Proves cloud credentials before orgplane saves them. AWS: a real, SigV4-signed
+//! `sts:AssumeRole` with the account's external id, against a configurable endpoint (AWS itself in
+//! production, an emulator in tests).
+
+use aws_credential_types::Credentials;
+use aws_sdk_sts::config::{BehaviorVersion, Region};
+use aws_sdk_sts::error::ProvideErrorMetadata;
+use orgplane_domain::Error;
+
+/// Where and as whom orgplane calls AWS STS.
+#[derive(Debug, Clone)]
+pub struct AwsConfig {
+    /// `None` for AWS's own endpoint for the region.
+    pub sts_endpoint: Option<String>,
+    pub region: String,
+    /// The operator's own AWS credentials (the principal customers trust in their role).
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+impl Default for AwsConfig {
+    fn default() -> Self {
+        AwsConfig {
+            sts_endpoint: None,
+            region: "us-east-1".into(),
+            access_key_id: String::new(),
+            secret_access_key: String::new(),
+        }
+    }
+}
+
+/// What a successful `AssumeRole` proved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssumedRole {
+    /// e.g. `arn:aws:sts::123456789012:assumed-role/Spot-Role/orgplane-validation`.
+    pub arn: String,
+}
+
+pub struct AwsChecker {
+    client: aws_sdk_sts::Client,
+    configured: bool,
+}
+
+impl AwsChecker {
+    pub fn new(config: &AwsConfig) -> Self {
+        let credentials = Credentials::new(&config.access_key_id, &config.secret_access_key, None, None, "orgplane");
+        let mut builder = aws_sdk_sts::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(config.region.clone()))
+            .credentials_provider(credentials);
+        if let Some(endpoint) = &config.sts_endpoint {
+            builder = builder.endpoint_url(endpoint);
+        }
+        AwsChecker {
+            client: aws_sdk_sts::Client::from_conf(builder.build()),
+            configured: !config.access_key_id.is_empty(),
+        }
+    }
+
+    /// Assumes the customer's role with its external id. Each refusal is named: the role cannot
+    /// be assumed (wrong external id, no trust, no such role), orgplane's own credentials are
+    /// wrong, or STS cannot be reached.
+    pub async fn assume_role(&self, role_arn: &str, external_id: &str) -> Result<AssumedRole, Error> {
+        if !self.configured {
+            return Err(Error::rule(
+                "AWS_NOT_CONFIGURED",
+                "this installation has no AWS credentials configured (aws_access_key_id)",
+            ));
+        }
+        let result = self
+            .client
+            .assume_role()
+            .role_arn(role_arn)
+            .role_session_name("orgplane-validation")
+            .external_id(external_id)
+            .duration_seconds(900)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                let arn = out.assumed_role_user().map(|u| u.arn().to_string()).unwrap_or_default();
+                Ok(AssumedRole { arn })
+            }
+            Err(err) => {
+                let code = err.code().map(str::to_string);
+                let message = err.message().unwrap_or_default().to_string();
+                tracing::info!(?code, %message, "AssumeRole refused");
+                Err(match code.as_deref() {
+                    Some("AccessDenied") | Some("NoSuchEntity") | Some("ValidationError") => Error::invalid(
+                        "AWS_ROLE_NOT_ASSUMABLE",
+                        "body.credentials.iamRole",
+                        format!(
+                            "the role cannot be assumed with this account's external id ({}): {message}",
+                            code.unwrap_or_default()
+                        ),
+                    ),
+                    Some(c @ ("InvalidClientTokenId" | "SignatureDoesNotMatch" | "ExpiredToken")) => Error::rule(
+                        "AWS_OPERATOR_CREDENTIALS_INVALID",
+                        format!("orgplane's own AWS credentials were refused ({c})"),
+                    ),
+                    Some(other) => Error::rule("AWS_STS_ERROR", format!("STS refused AssumeRole: {other}: {message}")),
+                    None => Error::rule("AWS_STS_UNREACHABLE", "STS could not be reached to validate the role"),
+                })
+            }
+        }
+    }
+}
