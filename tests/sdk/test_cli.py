@@ -1,0 +1,79 @@
+"""The `orgplane` binary itself: migrations, the bootstrap command, and configuration from a TOML
+file, environment and flags."""
+import json
+import os
+import socket
+import subprocess
+import tempfile
+import time
+
+import requests
+
+from conftest import BIN, PG_URL, _psql, _with_database, _free_port
+
+
+def run(*args, env=None):
+    return subprocess.run([BIN, *args], capture_output=True, text=True, env=dict(os.environ, **(env or {})), timeout=60)
+
+
+def test_migrate_is_idempotent_on_both_backends():
+    with tempfile.TemporaryDirectory() as d:
+        for _ in range(2):
+            out = run("--data-dir", d, "migrate")
+            assert out.returncode == 0, out.stderr
+            assert "migrations applied (Sqlite)" in out.stdout
+        assert os.path.exists(os.path.join(d, "orgplane.db"))
+    if PG_URL:
+        name = "orgplane_cli_" + os.urandom(6).hex()
+        _psql(PG_URL, f"CREATE DATABASE {name}")
+        try:
+            for _ in range(2):
+                out = run("--database-url", _with_database(PG_URL, name), "migrate")
+                assert out.returncode == 0, out.stderr
+                assert "migrations applied (Postgres)" in out.stdout
+        finally:
+            _psql(PG_URL, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def test_create_org_validates_and_prints_the_token_once():
+    with tempfile.TemporaryDirectory() as d:
+        bad = run("--data-dir", d, "admin", "create-org", "--name", "Acme", "--email", "not-an-email")
+        assert bad.returncode != 0 and "email" in bad.stderr
+        ok = run("--data-dir", d, "admin", "create-org", "--name", "Acme", "--email", "ops@example.com")
+        assert ok.returncode == 0, ok.stderr
+        assert "personal token (shown once" in ok.stdout and "opp_" in ok.stdout
+        # The same person can found a second organization: one identity, two memberships.
+        again = json.loads(run("--data-dir", d, "admin", "create-org", "--name", "Acme Two", "--email", "OPS@example.com", "--json").stdout)
+        assert again["token"].startswith("opp_")
+
+
+def test_configuration_from_file_environment_and_flags():
+    with tempfile.TemporaryDirectory() as d:
+        port = _free_port()
+        config = os.path.join(d, "orgplane.toml")
+        with open(config, "w") as f:
+            f.write(f'listen = "127.0.0.1:1"\ndata_dir = "{d}/data"\nsignup = "closed"\n')
+        # The environment overrides the file; a flag would override both.
+        proc = subprocess.Popen([BIN, "--config", config, "serve"], env=dict(os.environ, ORGPLANE_LISTEN=f"127.0.0.1:{port}"),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.time() + 30
+            while True:
+                try:
+                    if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                        break
+                except requests.ConnectionError:
+                    assert proc.poll() is None and time.time() < deadline, "server did not start"
+                    time.sleep(0.05)
+            res = requests.post(f"http://127.0.0.1:{port}/auth/register", json={
+                "user": {"firstName": "A", "lastName": "B", "email": "a@example.com", "password": "Sup3r$ecret"},
+                "organization": {"name": "Closed"}})
+            assert res.status_code == 403 and res.json()["response"]["errors"][0]["code"] == "SIGNUP_CLOSED"
+            assert os.path.exists(os.path.join(d, "data", "orgplane.db")), "data_dir came from the file"
+        finally:
+            proc.terminate()
+            assert proc.wait(timeout=15) == 0
+        with open(config, "a") as f:
+            f.write('no_such_setting = 1\n')
+        bad = run("--config", config, "migrate")
+        assert bad.returncode != 0 and "no_such_setting" in bad.stderr
