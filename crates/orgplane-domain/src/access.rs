@@ -70,6 +70,12 @@ pub struct Caller {
     pub read_only: bool,
 }
 
+impl Caller {
+    pub fn is_admin(&self) -> bool {
+        self.org_role == OrgRole::Admin
+    }
+}
+
 /// Whether an action name is a read: `describe…`, `list…` or `get…` (what a read-only token may do).
 pub fn is_read_action(action: &str) -> bool {
     let verb = action.split_once(':').map_or(action, |(_, v)| v);
@@ -154,6 +160,12 @@ impl Action {
         }
     }
 
+    /// Actions Spot reserves for organization admins whatever policies say: only an admin can
+    /// create programmatic users.
+    pub fn admin_only(self) -> bool {
+        self == Action::CreateProgrammaticUser
+    }
+
     /// Read actions are the only ones a read-only token may perform.
     pub fn is_read(self) -> bool {
         is_read_action(self.name()) || self == Action::ExplainAccess
@@ -199,6 +211,9 @@ pub fn authorize(caller: &Caller, grants: &[OwnedGrant], action: Action, target:
             message: format!("this token is read-only and cannot perform {}", action.name()),
         });
     }
+    if action.admin_only() && !caller.is_admin() {
+        return Err(Error::forbidden(format!("only organization admins may perform {}", action.name())));
+    }
     if decide(caller, grants, action.name(), target).allowed {
         Ok(())
     } else {
@@ -209,4 +224,47 @@ pub fn authorize(caller: &Caller, grants: &[OwnedGrant], action: Action, target:
 /// Whether `caller` may perform `action` on `target`, as a boolean (for filtering lists).
 pub fn allows(caller: &Caller, grants: &[OwnedGrant], action: Action, target: Target<'_>) -> bool {
     authorize(caller, grants, action, target).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::iam::{self, Holdings, PolicyMapping};
+
+    fn member() -> Caller {
+        Caller {
+            user_id: UserId::from_stored("u-00000001".into()),
+            email: "m@example.com".into(),
+            org_id: OrgId::from_i64(606_000_000_001),
+            org_role: OrgRole::Member,
+            token_id: 1,
+            read_only: false,
+        }
+    }
+
+    #[test]
+    fn programmatic_users_are_admin_only_even_with_a_granting_policy() {
+        let holdings = Holdings {
+            org_role: Some(OrgRole::Member),
+            direct: vec![PolicyMapping { policy_id: "1".into(), account_ids: vec![] }],
+            ..Default::default()
+        };
+        let grants = iam::grants(&holdings, &Default::default());
+        let org = Target { resource: "606000000001", account_id: None };
+        assert!(authorize(&member(), &grants, Action::CreateUser, org).is_ok(), "the Admin policy is held directly");
+        assert!(authorize(&member(), &grants, Action::CreateProgrammaticUser, org).is_err());
+        let admin = Caller { org_role: OrgRole::Admin, ..member() };
+        assert!(authorize(&admin, &grants, Action::CreateProgrammaticUser, org).is_ok());
+    }
+
+    #[test]
+    fn read_only_tokens_only_read() {
+        let holdings = Holdings { org_role: Some(OrgRole::Admin), ..Default::default() };
+        let grants = iam::grants(&holdings, &Default::default());
+        let caller = Caller { org_role: OrgRole::Admin, read_only: true, ..member() };
+        let org = Target { resource: "606000000001", account_id: None };
+        assert!(authorize(&caller, &grants, Action::ListAccounts, org).is_ok());
+        let err = authorize(&caller, &grants, Action::CreateAccount, org).unwrap_err();
+        assert!(matches!(err, Error::Forbidden { code: "TOKEN_READ_ONLY", .. }));
+    }
 }
