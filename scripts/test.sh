@@ -13,9 +13,9 @@ if [ -z "${ORGPLANE_TEST_POSTGRES_URL:-}" ]; then
 fi
 echo "== PostgreSQL leg: $ORGPLANE_TEST_POSTGRES_URL"
 
-echo "== Python test peers (pinned): Spot SDK, moto STS emulator"
+echo "== Python test peers (pinned): Spot SDK, moto STS emulator, aiosmtpd SMTP server"
 VENV=$(scripts/python-env.sh)
-export ORGPLANE_MOTO_SERVER="$VENV/bin/moto_server"
+export ORGPLANE_MOTO_SERVER="$VENV/bin/moto_server" ORGPLANE_PYTHON="$VENV/bin/python"
 
 echo "== build"
 cargo build --locked --workspace --all-targets

@@ -77,3 +77,11 @@ def test_configuration_from_file_environment_and_flags():
             f.write('no_such_setting = 1\n')
         bad = run("--config", config, "migrate")
         assert bad.returncode != 0 and "no_such_setting" in bad.stderr
+
+
+def test_outbox_commands():
+    with tempfile.TemporaryDirectory() as d:
+        listed = run("--data-dir", d, "outbox", "list", "--status", "dead")
+        assert listed.returncode == 0 and listed.stdout == "", listed.stderr
+        bad = run("--data-dir", d, "outbox", "list", "--status", "lost")
+        assert bad.returncode != 0

@@ -28,6 +28,22 @@ pub struct Config {
     /// orgplane's own AWS credentials: the principal customers' roles trust.
     pub aws_access_key_id: String,
     pub aws_secret_access_key: String,
+    /// SMTP relay for outgoing mail; unset keeps mail queued (nothing is lost).
+    pub smtp_host: Option<String>,
+    pub smtp_port: u16,
+    /// `none`, `starttls` or `tls`.
+    pub smtp_security: SmtpSecurity,
+    pub smtp_username: Option<String>,
+    pub smtp_password: Option<String>,
+    pub smtp_from: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpSecurity {
+    None,
+    Starttls,
+    Tls,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -58,6 +74,12 @@ impl Default for Config {
             aws_region: "us-east-1".into(),
             aws_access_key_id: String::new(),
             aws_secret_access_key: String::new(),
+            smtp_host: None,
+            smtp_port: 587,
+            smtp_security: SmtpSecurity::Starttls,
+            smtp_username: None,
+            smtp_password: None,
+            smtp_from: "orgplane <no-reply@localhost>".into(),
         }
     }
 }
@@ -76,6 +98,12 @@ const ENV_KEYS: &[&str] = &[
     "aws_region",
     "aws_access_key_id",
     "aws_secret_access_key",
+    "smtp_host",
+    "smtp_port",
+    "smtp_security",
+    "smtp_username",
+    "smtp_password",
+    "smtp_from",
 ];
 
 impl Config {
@@ -98,6 +126,23 @@ impl Config {
             Some(url) if !url.is_empty() => url.clone(),
             _ => orgplane_store::sqlite_url(&self.data_dir),
         }
+    }
+
+    /// The SMTP relay, when one is configured.
+    pub fn smtp(&self) -> Option<orgplane_notify::SmtpConfig> {
+        let host = self.smtp_host.clone().filter(|h| !h.is_empty())?;
+        Some(orgplane_notify::SmtpConfig {
+            host,
+            port: self.smtp_port,
+            security: match self.smtp_security {
+                SmtpSecurity::None => orgplane_notify::SmtpSecurity::None,
+                SmtpSecurity::Starttls => orgplane_notify::SmtpSecurity::StartTls,
+                SmtpSecurity::Tls => orgplane_notify::SmtpSecurity::Tls,
+            },
+            username: self.smtp_username.clone(),
+            password: self.smtp_password.clone(),
+            from: self.smtp_from.clone(),
+        })
     }
 
     pub fn server(&self) -> orgplane_server::ServerConfig {

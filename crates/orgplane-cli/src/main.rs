@@ -43,6 +43,22 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// The outgoing-message queue.
+    Outbox {
+        #[command(subcommand)]
+        command: OutboxCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum OutboxCommand {
+    /// List messages in one state (dead ones are those that failed every attempt).
+    List {
+        #[arg(long, default_value = "dead", value_parser = ["pending", "sent", "dead"])]
+        status: String,
+    },
+    /// Make a pending or dead message due again now.
+    Retry { id: i64 },
 }
 
 #[derive(Subcommand)]
@@ -87,12 +103,35 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("listening on {}", config.listen))?;
             tracing::info!(listen = %listener.local_addr()?, backend = ?store.backend(), "orgplane serving");
+            match config.smtp() {
+                Some(smtp) => {
+                    let mailer = orgplane_notify::Mailer::new(&smtp).map_err(|e| anyhow::anyhow!("{e}"))?;
+                    orgplane_notify::Worker::new(store.clone(), mailer).spawn(std::time::Duration::from_secs(5));
+                }
+                None => tracing::warn!("no smtp_host configured: outgoing mail stays queued until one is"),
+            }
             orgplane_server::serve(listener, store.clone(), config.server()).await?;
             store.close().await;
         }
         Command::Migrate => println!("migrations applied ({:?})", store.backend()),
         Command::Admin { command: AdminCommand::CreateOrg { name, email, first_name, last_name, json } } => {
             create_org(&store, name, email, first_name, last_name, json).await?;
+        }
+        Command::Outbox { command: OutboxCommand::List { status } } => {
+            let status = orgplane_domain::outbox::Status::parse(&status).expect("clap checked the value");
+            for m in store.outbox_messages(status).await? {
+                println!(
+                    "{}\t{}\tattempts={}\t{}",
+                    m.id,
+                    m.channel.as_str(),
+                    m.attempts,
+                    m.last_error.unwrap_or_default()
+                );
+            }
+        }
+        Command::Outbox { command: OutboxCommand::Retry { id } } => {
+            store.retry_now(id).await?;
+            println!("message {id} is due now");
         }
     }
     Ok(())

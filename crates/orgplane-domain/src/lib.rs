@@ -8,6 +8,7 @@ pub mod error;
 pub mod iam;
 pub mod ids;
 pub mod model;
+pub mod outbox;
 pub mod policy;
 pub mod secret;
 pub mod timefmt;

@@ -13,6 +13,7 @@ mod cache;
 mod cloud;
 mod iam;
 mod orgs;
+mod outbox;
 mod people;
 mod tokens;
 mod users;

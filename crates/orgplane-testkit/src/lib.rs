@@ -10,13 +10,13 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use orgplane_server::ServerConfig;
-use orgplane_store::Store;
 use serde_json::{Value, json};
 use sqlx::Connection;
 use std::path::PathBuf;
 use tower::ServiceExt;
 
 pub use orgplane_store;
+pub use orgplane_store::Store;
 
 pub mod peers;
 

@@ -101,3 +101,61 @@ impl RefusingSts {
         RefusingSts { url, requests }
     }
 }
+
+/// A running aiosmtpd SMTP server that stores what it receives in a maildir; killed on drop.
+pub struct Smtp {
+    pub port: u16,
+    dir: std::path::PathBuf,
+    child: Child,
+}
+
+impl Smtp {
+    /// Starts aiosmtpd (from the pinned Python environment) on a free loopback port. `None` when
+    /// it is not installed (outside CI).
+    pub fn start() -> Option<Smtp> {
+        let python = std::env::var("ORGPLANE_PYTHON").unwrap_or_else(|_| "/var/tmp/orgplane-venv/bin/python".into());
+        let ok = Command::new(&python)
+            .args(["-c", "import aiosmtpd"])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            assert!(std::env::var_os("CI").is_none(), "aiosmtpd not importable by {python}: run scripts/python-env.sh");
+            eprintln!("aiosmtpd not found for {python}: SMTP tests not run (scripts/python-env.sh installs it)");
+            return None;
+        }
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!("orgplane-smtp-{port}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("smtp mail directory");
+        let mut child = Command::new(&python)
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(dir.join("mail"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start aiosmtpd");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(child.try_wait().ok().flatten().is_none(), "aiosmtpd exited at start");
+            assert!(Instant::now() < deadline, "aiosmtpd did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(Smtp { port, dir, child })
+    }
+
+    /// Every message received so far, as raw text.
+    pub fn messages(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(self.dir.join("mail").join("new")) else { return vec![] };
+        let mut out: Vec<String> = entries.filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok()).collect();
+        out.sort();
+        out
+    }
+}
+
+impl Drop for Smtp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
