@@ -36,6 +36,8 @@ pub struct Config {
     pub smtp_username: Option<String>,
     pub smtp_password: Option<String>,
     pub smtp_from: String,
+    /// Where people reach this installation (links in emails).
+    pub public_url: String,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -80,6 +82,7 @@ impl Default for Config {
             smtp_username: None,
             smtp_password: None,
             smtp_from: "orgplane <no-reply@localhost>".into(),
+            public_url: "http://127.0.0.1:8080".into(),
         }
     }
 }
@@ -104,6 +107,7 @@ const ENV_KEYS: &[&str] = &[
     "smtp_username",
     "smtp_password",
     "smtp_from",
+    "public_url",
 ];
 
 impl Config {
@@ -149,6 +153,7 @@ impl Config {
         orgplane_server::ServerConfig {
             signup_open: self.signup == Signup::Open,
             rate_limit_per_minute: self.rate_limit_per_minute,
+            public_url: self.public_url.trim_end_matches('/').to_string(),
             aws: orgplane_cloud::AwsConfig {
                 sts_endpoint: self.aws_sts_endpoint.clone().filter(|e| !e.is_empty()),
                 region: self.aws_region.clone(),

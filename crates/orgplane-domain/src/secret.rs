@@ -82,9 +82,22 @@ pub struct NewToken {
 }
 
 pub fn new_token(kind: TokenKind) -> NewToken {
+    random_secret(kind.prefix())
+}
+
+/// A single-use password link (reset or invitation): shown once in an email, stored hashed.
+pub fn new_password_link() -> NewToken {
+    random_secret("opl_")
+}
+
+/// A password reset link stays valid an hour; an invitation a week.
+pub const RESET_LINK_TTL_MS: i64 = 60 * 60 * 1000;
+pub const INVITATION_LINK_TTL_MS: i64 = 7 * 24 * 60 * 60 * 1000;
+
+fn random_secret(prefix: &str) -> NewToken {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
-    let secret = format!("{}{}", kind.prefix(), hex::encode(bytes));
+    let secret = format!("{prefix}{}", hex::encode(bytes));
     let last_digits = secret[secret.len() - 4..].to_string();
     NewToken { hash: token_hash(&secret), secret, last_digits }
 }

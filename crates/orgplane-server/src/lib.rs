@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod authz;
+pub mod emails;
 pub mod envelope;
 pub mod error;
 pub mod extract;
@@ -30,11 +31,18 @@ pub struct ServerConfig {
     pub rate_limit_per_minute: u32,
     /// How AWS roles are validated.
     pub aws: orgplane_cloud::AwsConfig,
+    /// Where people reach this installation; links in emails start with it.
+    pub public_url: String,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        ServerConfig { signup_open: true, rate_limit_per_minute: 1000, aws: Default::default() }
+        ServerConfig {
+            signup_open: true,
+            rate_limit_per_minute: 1000,
+            aws: Default::default(),
+            public_url: "http://127.0.0.1:8080".into(),
+        }
     }
 }
 

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod docs;
 pub mod oauth;
 pub mod ops;
+pub mod password;
 pub mod setup;
 
 use crate::AppState;
@@ -61,6 +62,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::create_token, auth::list_tokens))
         .routes(routes!(auth::delete_token))
         .routes(routes!(oauth::token))
+        .routes(routes!(password::change))
+        .routes(routes!(password::request_reset))
+        .routes(routes!(password::confirm_reset))
         .routes(routes!(setup::organization::create, setup::organization::list))
         .routes(routes!(setup::organization::get, setup::organization::update, setup::organization::delete))
         .routes(routes!(setup::organization::users))

@@ -7,6 +7,7 @@ mod credentials;
 mod envelope;
 mod openapi;
 mod organizations;
+mod password;
 mod signup;
 mod tenancy;
 mod tokens;

@@ -90,8 +90,10 @@ pub async fn create(
         }
         None => None,
     };
-    let person = NewPerson { first_name, last_name, email: email.display, email_key: email.key, password_hash };
-    let (user_id, _) = state.store.add_person(caller.org_id, &person, role).await?;
+    let has_password = password_hash.is_some();
+    let person = NewPerson { first_name, last_name, email: email.display.clone(), email_key: email.key, password_hash };
+    let (user_id, created) = state.store.add_person(caller.org_id, &person, role).await?;
+    notify_added(&state, &caller, &user_id, &email.display, created && !has_password).await?;
     let personal_access_token = if generate_token {
         let token = secret::new_token(TokenKind::Personal);
         state
@@ -454,6 +456,28 @@ pub async fn create_programmatic(
         "spotinst:setup:programmaticUser",
         CreatedProgrammaticUser { id: user.to_string(), name, description, token: token.secret },
     ))
+}
+
+/// Every person added to an organization gets an email: an invitation with a set-password link
+/// when they have no password yet, otherwise a notice that they were added.
+async fn notify_added(state: &AppState, caller: &Caller, user: &UserId, to: &str, invite: bool) -> Result<(), Error> {
+    let org = state
+        .store
+        .find_membership(user, caller.org_id)
+        .await?
+        .map(|m| m.organization.display_name())
+        .unwrap_or_else(|| caller.org_id.to_string());
+    let email = if invite {
+        let link = secret::new_password_link();
+        let expires = orgplane_store::now_ms() + secret::INVITATION_LINK_TTL_MS;
+        state.store.create_password_link(user, &link.hash, expires).await?;
+        let url = format!("{}/reset-password?token={}", state.config.public_url, link.secret);
+        crate::emails::invitation(to, &org, &url)
+    } else {
+        crate::emails::added_to_organization(to, &org, &state.config.public_url)
+    };
+    state.store.enqueue_email(&email).await?;
+    Ok(())
 }
 
 /// Parses a user id from the path, checks `action` on that user, and loads them from the
