@@ -38,6 +38,9 @@ pub struct Config {
     pub smtp_from: String,
     /// Where people reach this installation (links in emails).
     pub public_url: String,
+    /// 64 hex characters encrypting stored secrets. Unset: kept in `<data_dir>/master.key`, made
+    /// on first start (several replicas must share one key: set it).
+    pub master_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -83,6 +86,7 @@ impl Default for Config {
             smtp_password: None,
             smtp_from: "orgplane <no-reply@localhost>".into(),
             public_url: "http://127.0.0.1:8080".into(),
+            master_key: None,
         }
     }
 }
@@ -108,6 +112,7 @@ const ENV_KEYS: &[&str] = &[
     "smtp_password",
     "smtp_from",
     "public_url",
+    "master_key",
 ];
 
 impl Config {
@@ -149,18 +154,40 @@ impl Config {
         })
     }
 
-    pub fn server(&self) -> orgplane_server::ServerConfig {
-        orgplane_server::ServerConfig {
+    /// The master key: configured, or read from (made on first start in) the data directory.
+    pub fn master_key(&self) -> anyhow::Result<orgplane_domain::secretbox::MasterKey> {
+        use orgplane_domain::secretbox::MasterKey;
+        if let Some(hex) = self.master_key.as_deref().filter(|k| !k.is_empty()) {
+            return MasterKey::from_hex(hex).map_err(|e| anyhow::anyhow!("master_key: {e}"));
+        }
+        let path = self.data_dir.join("master.key");
+        if let Ok(hex) = std::fs::read_to_string(&path) {
+            return MasterKey::from_hex(&hex).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()));
+        }
+        std::fs::create_dir_all(&self.data_dir)?;
+        let key = MasterKey::generate();
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        std::io::Write::write_all(&mut options.open(&path)?, key.to_hex().as_bytes())?;
+        tracing::warn!(path = %path.display(), "generated a new master key; back it up (secrets cannot be read without it)");
+        Ok(key)
+    }
+
+    pub fn server(&self) -> anyhow::Result<orgplane_server::ServerConfig> {
+        Ok(orgplane_server::ServerConfig {
             signup_open: self.signup == Signup::Open,
             rate_limit_per_minute: self.rate_limit_per_minute,
             public_url: self.public_url.trim_end_matches('/').to_string(),
+            master_key: self.master_key()?,
             aws: orgplane_cloud::AwsConfig {
                 sts_endpoint: self.aws_sts_endpoint.clone().filter(|e| !e.is_empty()),
                 region: self.aws_region.clone(),
                 access_key_id: self.aws_access_key_id.clone(),
                 secret_access_key: self.aws_secret_access_key.clone(),
             },
-        }
+        })
     }
 }
 

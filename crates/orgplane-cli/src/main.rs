@@ -110,7 +110,7 @@ async fn main() -> anyhow::Result<()> {
                 }
                 None => tracing::warn!("no smtp_host configured: outgoing mail stays queued until one is"),
             }
-            orgplane_server::serve(listener, store.clone(), config.server()).await?;
+            orgplane_server::serve(listener, store.clone(), config.server()?).await?;
             store.close().await;
         }
         Command::Migrate => println!("migrations applied ({:?})", store.backend()),

@@ -7,10 +7,12 @@ pub mod cloud;
 pub mod error;
 pub mod iam;
 pub mod ids;
+pub mod mfa;
 pub mod model;
 pub mod outbox;
 pub mod policy;
 pub mod secret;
+pub mod secretbox;
 pub mod timefmt;
 pub mod validate;
 

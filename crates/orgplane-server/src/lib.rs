@@ -33,6 +33,8 @@ pub struct ServerConfig {
     pub aws: orgplane_cloud::AwsConfig,
     /// Where people reach this installation; links in emails start with it.
     pub public_url: String,
+    /// Encrypts secrets that must be read back (TOTP seeds).
+    pub master_key: orgplane_domain::secretbox::MasterKey,
 }
 
 impl Default for ServerConfig {
@@ -42,6 +44,7 @@ impl Default for ServerConfig {
             rate_limit_per_minute: 1000,
             aws: Default::default(),
             public_url: "http://127.0.0.1:8080".into(),
+            master_key: orgplane_domain::secretbox::MasterKey::generate(),
         }
     }
 }

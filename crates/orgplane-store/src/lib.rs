@@ -12,6 +12,7 @@ mod accounts;
 mod cache;
 mod cloud;
 mod iam;
+mod mfa;
 mod orgs;
 mod outbox;
 mod people;
@@ -25,6 +26,7 @@ use std::time::Duration;
 
 pub use cloud::AwsConnection;
 pub use iam::{GroupSummary, StoredPolicy};
+pub use mfa::TotpState;
 pub use orgs::{NewPerson, NewRegistration};
 pub use people::{NewProgrammaticUser, NewUserRole, OrgUser};
 

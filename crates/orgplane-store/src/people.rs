@@ -26,6 +26,8 @@ pub struct OrgUser {
     pub role: OrgRole,
     pub created_at: i64,
     pub group_names: Vec<String>,
+    /// Whether the person has a confirmed second factor.
+    pub mfa: bool,
 }
 
 impl OrgUser {
@@ -55,7 +57,8 @@ pub struct NewProgrammaticUser {
     pub groups: Vec<GroupId>,
 }
 
-const USER_COLUMNS: &str = "u.id, u.kind, u.first_name, u.last_name, u.email, u.description, m.role, m.created_at";
+const USER_COLUMNS: &str = "u.id, u.kind, u.first_name, u.last_name, u.email, u.description, m.role, m.created_at, \
+     CASE WHEN EXISTS (SELECT 1 FROM user_mfa f WHERE f.user_id = u.id AND f.confirmed = 1) THEN 1 ELSE 0 END AS mfa";
 
 impl Store {
     /// Adds a person to the organization. A person already known to the installation (same
@@ -362,5 +365,6 @@ fn user_row(row: &AnyRow) -> Result<OrgUser> {
         role: OrgRole::parse(&role).ok_or_else(|| Error::internal(format!("stored org role {role:?}")))?,
         created_at: row.try_get("created_at").map_err(db)?,
         group_names: Vec::new(),
+        mfa: row.try_get::<i64, _>("mfa").map_err(db)? != 0,
     })
 }

@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod docs;
+pub mod mfa;
 pub mod oauth;
 pub mod ops;
 pub mod password;
@@ -62,6 +63,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::create_token, auth::list_tokens))
         .routes(routes!(auth::delete_token))
         .routes(routes!(oauth::token))
+        .routes(routes!(mfa::enrol, mfa::disable))
+        .routes(routes!(mfa::confirm))
         .routes(routes!(password::change))
         .routes(routes!(password::request_reset))
         .routes(routes!(password::confirm_reset))

@@ -26,6 +26,9 @@ pub struct TokenRequest {
     pub organization_id: Option<OrgIdInput>,
     #[serde(alias = "refreshToken")]
     pub refresh_token: Option<String>,
+    /// The second factor (a TOTP code or a recovery code) when the person has MFA enabled.
+    #[serde(alias = "mfaCode")]
+    pub mfa_code: Option<String>,
 }
 
 /// Organization ids arrive as text (forms) or numbers (JSON).
@@ -147,6 +150,18 @@ async fn password_grant(state: &AppState, req: &TokenRequest) -> Result<(UserId,
         Some(c) if verified && c.password_hash.is_some() => c.user_id,
         _ => return Err(bad_credentials()),
     };
+    if super::mfa::enabled(state, &user).await? {
+        let code = req.mfa_code.as_deref().ok_or_else(|| {
+            Error::invalid("MFA_REQUIRED", "body.mfa_code", "this account has a second factor: send mfa_code")
+        })?;
+        if !super::mfa::verify_second_factor(state, &user, code).await? {
+            return Err(Error::invalid(
+                "INVALID_MFA_CODE",
+                "body.mfa_code",
+                "the code is wrong, expired or already used",
+            ));
+        }
+    }
     let memberships = state.store.list_memberships(&user).await?;
     let org = match org_id {
         Some(id) => {

@@ -5,6 +5,7 @@ mod accounts;
 mod bad_input;
 mod credentials;
 mod envelope;
+mod mfa;
 mod openapi;
 mod organizations;
 mod password;

@@ -205,7 +205,7 @@ pub async fn users(
             username: u.display_name(),
             kind: if u.programmatic { "programmatic" } else { "personal" },
             email: u.email,
-            mfa: false,
+            mfa: u.mfa,
             group_names: u.group_names,
             organization_role: u.role.as_str(),
         })

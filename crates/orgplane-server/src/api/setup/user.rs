@@ -280,7 +280,7 @@ pub async fn get(
             kind: if user.programmatic { "programmatic" } else { "personal" },
             email: user.email,
             description: user.description,
-            mfa: false,
+            mfa: user.mfa,
             organization_role: user.role.as_str(),
             user_group_ids: groups.iter().map(|g| g.id.clone()).collect(),
             groups,
