@@ -18,8 +18,9 @@ pub enum Error {
     NotFound { code: &'static str, message: String, field: Option<String> },
     /// The request body is larger than the server accepts (413).
     PayloadTooLarge,
-    /// Too many requests for this organization, route and method (429).
-    RateLimited { retry_after_secs: u64 },
+    /// Too many requests (429): `RATE_LIMIT_EXCEEDED` for the API limit, `TOO_MANY_ATTEMPTS`
+    /// for sign-in throttling.
+    RateLimited { code: &'static str, message: String, retry_after_secs: u64 },
     /// No route for this path (404) or method (405).
     NoRoute { method_known: bool },
     /// Something failed on our side (500). The text is logged, never sent.

@@ -13,6 +13,7 @@ pub mod outbox;
 pub mod policy;
 pub mod secret;
 pub mod secretbox;
+pub mod throttle;
 pub mod timefmt;
 pub mod validate;
 

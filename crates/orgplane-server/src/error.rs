@@ -33,13 +33,8 @@ impl IntoResponse for ApiError {
                 "the request body is larger than 1 MiB".to_string(),
                 Some("body".to_string()),
             ),
-            Error::RateLimited { retry_after_secs } => {
-                let mut res = render_error(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "RATE_LIMIT_EXCEEDED",
-                    "too many requests for this route; retry after the reset".into(),
-                    None,
-                );
+            Error::RateLimited { code, message, retry_after_secs } => {
+                let mut res = render_error(StatusCode::TOO_MANY_REQUESTS, code, message, None);
                 res.headers_mut().insert(axum::http::header::RETRY_AFTER, retry_after_secs.into());
                 return res;
             }

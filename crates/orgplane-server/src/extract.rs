@@ -181,6 +181,17 @@ pub fn client_ip(parts: &Parts) -> Option<std::net::IpAddr> {
     parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip())
 }
 
+/// The client's address, for throttling.
+pub struct ClientIp(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(client_ip(parts)))
+    }
+}
+
 /// The authenticated caller. `Authorization: Bearer <token>` (scheme word in any case); a
 /// missing, unknown, expired or revoked token is a 401.
 pub struct Auth(pub Caller);

@@ -8,6 +8,7 @@ pub mod envelope;
 pub mod error;
 pub mod extract;
 pub mod rate_limit;
+pub mod throttle;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};

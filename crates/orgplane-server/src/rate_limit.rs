@@ -55,7 +55,15 @@ impl RateLimiter {
         let key = (org.as_i64(), route_key(route, parts.method.as_str()));
         let (info, allowed) = self.count(key, now.as_millis() as u64);
         let _ = REQUEST.try_with(|r| *r.rate.lock().expect("rate info lock") = Some(info));
-        if allowed { Ok(()) } else { Err(Error::RateLimited { retry_after_secs: info.reset }) }
+        if allowed {
+            Ok(())
+        } else {
+            Err(Error::RateLimited {
+                code: "RATE_LIMIT_EXCEEDED",
+                message: "too many requests for this route; retry after the reset".into(),
+                retry_after_secs: info.reset,
+            })
+        }
     }
 
     fn count(&self, key: (i64, u64), now_ms: u64) -> (RateInfo, bool) {

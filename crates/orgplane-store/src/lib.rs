@@ -16,6 +16,7 @@ mod mfa;
 mod orgs;
 mod outbox;
 mod people;
+mod throttle;
 mod tokens;
 mod users;
 

@@ -87,3 +87,15 @@ impl Store {
         row.map(|r| Ok(UserId::from_stored(r.try_get("user_id").map_err(db)?))).transpose()
     }
 }
+
+impl Store {
+    /// The comparison key of a person's email (`None` for programmatic users).
+    pub async fn email_key_of(&self, user: &UserId) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT email_key FROM users WHERE id = $1")
+            .bind(user.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(row.map(|r| r.try_get::<Option<String>, _>("email_key").map_err(db)).transpose()?.flatten())
+    }
+}

@@ -5,7 +5,8 @@ use super::{Done, Failure, Items};
 use crate::AppState;
 use crate::envelope::Reply;
 use crate::error::ApiResult;
-use crate::extract::{Auth, Body, NoParams, Query};
+use crate::extract::{Auth, Body, ClientIp, NoParams, Query};
+use crate::throttle::{self, Attempt};
 use axum::extract::State;
 use orgplane_domain::ids::UserId;
 use orgplane_domain::{Error, mfa, secret};
@@ -89,12 +90,17 @@ pub async fn confirm(
 pub async fn disable(
     State(state): State<AppState>,
     Auth(caller): Auth,
+    ClientIp(ip): ClientIp,
     _: Query<NoParams>,
     Body(req): Body<CodeRequest>,
 ) -> ApiResult<Reply> {
+    let attempt = Attempt::new(Some(throttle::user_key(&caller.user_id)), ip);
+    attempt.check(&state).await?;
     if !verify_second_factor(&state, &caller.user_id, &req.code).await? {
+        attempt.failed(&state).await?;
         return Err(invalid_code().into());
     }
+    attempt.succeeded(&state).await?;
     state.store.disable_totp(&caller.user_id).await?;
     Ok(Reply::Done)
 }

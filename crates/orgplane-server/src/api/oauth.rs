@@ -4,7 +4,8 @@ use super::{Failure, Items};
 use crate::AppState;
 use crate::envelope::Reply;
 use crate::error::ApiResult;
-use crate::extract::{FormOrJson, NoParams, Query};
+use crate::extract::{ClientIp, FormOrJson, NoParams, Query};
+use crate::throttle::{self, Attempt};
 use axum::extract::State;
 use orgplane_domain::ids::{OrgId, UserId};
 use orgplane_domain::secret::{self, TokenKind};
@@ -60,11 +61,32 @@ fn invalid_grant(message: &str) -> Error {
     responses((status = 200, body = Items<TemporaryToken>), (status = 400, body = Failure)))]
 pub async fn token(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     _: Query<NoParams>,
     FormOrJson(req): FormOrJson<TokenRequest>,
 ) -> ApiResult<Reply> {
     let (user, org) = match req.grant_type.as_str() {
-        "password" => password_grant(&state, &req).await?,
+        "password" => {
+            let subject = req
+                .username
+                .as_deref()
+                .and_then(|u| validate::email("body.username", u).ok())
+                .map(|e| throttle::email_key(&e.key));
+            let attempt = Attempt::new(subject, ip);
+            attempt.check(&state).await?;
+            match password_grant(&state, &req).await {
+                Ok(found) => {
+                    attempt.succeeded(&state).await?;
+                    found
+                }
+                Err(e) => {
+                    if matches!(&e, Error::Invalid { code: "INVALID_CREDENTIALS" | "INVALID_MFA_CODE", .. }) {
+                        attempt.failed(&state).await?;
+                    }
+                    return Err(e.into());
+                }
+            }
+        }
         "refresh_token" => {
             let refresh = req
                 .refresh_token

@@ -5,7 +5,8 @@ use crate::AppState;
 use crate::emails;
 use crate::envelope::Reply;
 use crate::error::ApiResult;
-use crate::extract::{Auth, Body, NoParams, Query};
+use crate::extract::{Auth, Body, ClientIp, NoParams, Query};
+use crate::throttle::{self, Attempt};
 use axum::extract::State;
 use orgplane_domain::ids::UserId;
 use orgplane_domain::secret::{self, RESET_LINK_TTL_MS};
@@ -27,19 +28,24 @@ pub struct ChangePasswordRequest {
 pub async fn change(
     State(state): State<AppState>,
     Auth(caller): Auth,
+    ClientIp(ip): ClientIp,
     _: Query<NoParams>,
     Body(req): Body<ChangePasswordRequest>,
 ) -> ApiResult<Reply> {
+    let attempt = Attempt::new(Some(throttle::user_key(&caller.user_id)), ip);
+    attempt.check(&state).await?;
     let current = state.store.password_hash(&caller.user_id).await?;
     let given = req.current_password.clone();
     let phc = current.clone().unwrap_or_else(|| secret::dummy_password_hash().to_string());
     let verified =
         tokio::task::spawn_blocking(move || secret::verify_password(&given, &phc)).await.map_err(Error::internal)?;
     if current.is_none() || !verified {
+        attempt.failed(&state).await?;
         return Err(
             Error::invalid("INVALID_CREDENTIALS", "body.currentPassword", "the current password is wrong").into()
         );
     }
+    attempt.succeeded(&state).await?;
     validate::password("body.newPassword", &req.new_password)?;
     let hash = super::auth::hash_password(req.new_password).await?;
     state.store.set_password(&caller.user_id, &hash, Some(caller.token_id)).await?;
@@ -98,5 +104,9 @@ pub async fn confirm_reset(
         })?;
     let hash = super::auth::hash_password(req.new_password).await?;
     state.store.set_password(&user, &hash, None).await?;
+    // A reset is how a locked-out person gets back in.
+    if let Some(key) = state.store.email_key_of(&user).await? {
+        state.store.clear_throttle(&throttle::email_key(&key)).await?;
+    }
     Ok(Reply::Done)
 }

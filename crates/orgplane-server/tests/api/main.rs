@@ -11,6 +11,7 @@ mod organizations;
 mod password;
 mod signup;
 mod tenancy;
+mod throttle;
 mod tokens;
 mod users;
 
