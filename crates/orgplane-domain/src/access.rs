@@ -68,6 +68,9 @@ pub struct Caller {
     pub token_id: i64,
     /// A read-only token may only perform read actions, whatever its owner may do.
     pub read_only: bool,
+    /// The organization requires a second factor and this person has none yet: they may only
+    /// enrol.
+    pub must_enrol_mfa: bool,
 }
 
 impl Caller {
@@ -239,6 +242,7 @@ mod tests {
             org_role: OrgRole::Member,
             token_id: 1,
             read_only: false,
+            must_enrol_mfa: false,
         }
     }
 

@@ -12,6 +12,8 @@ pub struct Organization {
     pub division: Option<String>,
     pub plan: String,
     pub created_at: Millis,
+    /// Members must have a second factor before they can do anything else.
+    pub require_mfa: bool,
 }
 
 impl Organization {

@@ -213,6 +213,15 @@ impl FromRequestParts<AppState> for Auth {
             .await?
             .ok_or(ApiError(Error::Unauthenticated))?;
         state.rate_limiter.check(caller.org_id, parts)?;
+        if caller.must_enrol_mfa {
+            let route = parts.extensions.get::<axum::extract::MatchedPath>().map(|m| m.as_str());
+            if !matches!(route, Some("/auth/mfa/totp" | "/auth/mfa/totp/confirm")) {
+                return Err(ApiError(Error::Forbidden {
+                    code: "MFA_ENROLMENT_REQUIRED",
+                    message: "this organization requires a second factor: enrol with POST /auth/mfa/totp first".into(),
+                }));
+            }
+        }
         Ok(Auth(caller))
     }
 }

@@ -74,7 +74,7 @@ impl Store {
     /// The organizations this person belongs to, oldest membership first.
     pub async fn list_memberships(&self, user: &UserId) -> Result<Vec<Membership>> {
         let rows = sqlx::query(
-            "SELECT o.id, o.name, o.division, o.plan, o.created_at, m.role \
+            "SELECT o.id, o.name, o.division, o.plan, o.created_at, o.require_mfa, m.role \
              FROM memberships m JOIN organizations o ON o.id = m.organization_id \
              WHERE m.user_id = $1 ORDER BY m.created_at, o.id",
         )
@@ -88,7 +88,7 @@ impl Store {
     /// One organization, as seen by one of its members; `None` when they are not a member.
     pub async fn find_membership(&self, user: &UserId, org: OrgId) -> Result<Option<Membership>> {
         let row = sqlx::query(
-            "SELECT o.id, o.name, o.division, o.plan, o.created_at, m.role \
+            "SELECT o.id, o.name, o.division, o.plan, o.created_at, o.require_mfa, m.role \
              FROM memberships m JOIN organizations o ON o.id = m.organization_id \
              WHERE m.user_id = $1 AND m.organization_id = $2",
         )
@@ -129,6 +129,28 @@ impl Store {
         }
         self.changed().await;
         Ok(())
+    }
+
+    /// Turns the second-factor requirement of an organization on or off.
+    pub async fn set_require_mfa(&self, org: OrgId, on: bool) -> Result<()> {
+        sqlx::query("UPDATE organizations SET require_mfa = $1 WHERE id = $2")
+            .bind(i16::from(on))
+            .bind(org.as_i64())
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        self.changed().await;
+        Ok(())
+    }
+
+    /// How many organizations a person belongs to.
+    pub async fn membership_count(&self, user: &UserId) -> Result<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM memberships WHERE user_id = $1")
+            .bind(user.as_str())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db)?;
+        row.try_get("n").map_err(db)
     }
 
     /// Deletes the organization; its accounts, memberships, permissions and tokens go with it
@@ -234,6 +256,7 @@ fn membership_row(row: &AnyRow) -> Result<Membership> {
             division: row.try_get("division").map_err(db)?,
             plan: row.try_get("plan").map_err(db)?,
             created_at: row.try_get("created_at").map_err(db)?,
+            require_mfa: row.try_get::<i64, _>("require_mfa").map_err(db)? != 0,
         },
         role: OrgRole::parse(&role).ok_or_else(|| Error::internal(format!("stored org role {role:?}")))?,
     })

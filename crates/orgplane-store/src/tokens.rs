@@ -124,9 +124,12 @@ impl Store {
     async fn load_token(&self, hash: &str) -> Result<Option<ResolvedToken>> {
         let row = sqlx::query(
             "SELECT t.id, t.user_id, t.organization_id, t.expires_at, t.last_used_at, t.last_used_ip, t.read_only, \
-             t.allowed_ips, u.email, m.role \
+             t.allowed_ips, u.email, m.role, \
+             CASE WHEN o.require_mfa = 1 AND u.kind = 'personal' AND NOT EXISTS \
+               (SELECT 1 FROM user_mfa f WHERE f.user_id = u.id AND f.confirmed = 1) THEN 1 ELSE 0 END AS must_enrol \
              FROM tokens t \
              JOIN users u ON u.id = t.user_id \
+             JOIN organizations o ON o.id = t.organization_id \
              JOIN memberships m ON m.organization_id = t.organization_id AND m.user_id = t.user_id \
              WHERE t.hash = $1 AND t.kind IN ('personal', 'programmatic', 'temporary')",
         )
@@ -144,6 +147,7 @@ impl Store {
             org_role: OrgRole::parse(&role).ok_or_else(|| Error::internal(format!("stored org role {role:?}")))?,
             token_id: row.try_get("id").map_err(db)?,
             read_only: scope.read_only,
+            must_enrol_mfa: row.try_get::<i64, _>("must_enrol").map_err(db)? != 0,
         };
         Ok(Some(ResolvedToken {
             caller,

@@ -71,6 +71,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(setup::organization::create, setup::organization::list))
         .routes(routes!(setup::organization::get, setup::organization::update, setup::organization::delete))
         .routes(routes!(setup::organization::users))
+        .routes(routes!(setup::organization::security))
+        .routes(routes!(setup::user::reset_mfa))
         .routes(routes!(setup::organization::tokens))
         .routes(routes!(setup::organization::delete_token))
         .routes(routes!(setup::account::create, setup::account::list))

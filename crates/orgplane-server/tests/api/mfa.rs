@@ -89,3 +89,67 @@ both_backends!(a_code_from_another_users_secret_is_refused, |app| {
         .assert_ok();
     assert_ne!(secret_a, secret_b);
 });
+
+both_backends!(an_organization_can_require_mfa_and_reset_a_members, |app| {
+    let t = app.signup("require-admin@example.com").await;
+    let member = app
+        .post("/setup/user?generateToken=true", &t.token, json!({"firstName": "M", "lastName": "F", "email": "require-member@example.com", "password": PASSWORD, "role": "viewer"}))
+        .await;
+    let (member_id, member_token) = (
+        member.item()["userId"].as_str().unwrap().to_string(),
+        member.item()["personalAccessToken"].as_str().unwrap().to_string(),
+    );
+    let path = format!("/setup/organization/{}/security", t.org_id);
+    app.put(&path, &member_token, json!({"requireMfa": true})).await.assert_error(403, "FORBIDDEN", None);
+    app.put(&path, &t.token, json!({"requireMfa": "yes"})).await.assert_error(
+        400,
+        "ValidationError",
+        Some("body.requireMfa"),
+    );
+    app.put(&path, &t.token, json!({"requireMfa": true})).await.assert_ok();
+
+    // Members without a second factor may only enrol (the admin too).
+    app.get("/setup/account", &member_token).await.assert_error(403, "MFA_ENROLMENT_REQUIRED", None);
+    app.get("/setup/organization", &t.token).await.assert_error(403, "MFA_ENROLMENT_REQUIRED", None);
+    let secret = app.call("POST", "/auth/mfa/totp", Some(&member_token), None).await.item()["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.post("/auth/mfa/totp/confirm", &member_token, json!({"code": code_for_base32(&secret, now()).unwrap()}))
+        .await
+        .assert_ok();
+    app.get("/setup/account", &member_token).await.assert_ok();
+
+    // The admin enrols too, then resets the member's second factor: the member must enrol again.
+    let admin_secret =
+        app.call("POST", "/auth/mfa/totp", Some(&t.token), None).await.item()["secret"].as_str().unwrap().to_string();
+    app.post("/auth/mfa/totp/confirm", &t.token, json!({"code": code_for_base32(&admin_secret, now()).unwrap()}))
+        .await
+        .assert_ok();
+    app.delete(&format!("/setup/user/{member_id}/mfa"), &member_token).await.assert_error(403, "FORBIDDEN", None);
+    app.delete(&format!("/setup/user/{member_id}/mfa"), &t.token).await.assert_ok();
+    app.get("/setup/account", &member_token).await.assert_error(403, "MFA_ENROLMENT_REQUIRED", None);
+    app.delete(&format!("/setup/user/{member_id}/mfa"), &t.token).await.assert_error(400, "MFA_NOT_ENABLED", None);
+
+    // Someone who also belongs to another organization is not reset from this one.
+    let other = app.signup("two-orgs@example.com").await;
+    app.post(
+        "/setup/user",
+        &t.token,
+        json!({"firstName": "T", "lastName": "O", "email": "two-orgs@example.com", "role": "viewer"}),
+    )
+    .await
+    .assert_ok();
+    let s = app.call("POST", "/auth/mfa/totp", Some(&other.token), None).await.item()["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.post("/auth/mfa/totp/confirm", &other.token, json!({"code": code_for_base32(&s, now()).unwrap()}))
+        .await
+        .assert_ok();
+    app.delete(&format!("/setup/user/{}/mfa", other.user_id), &t.token).await.assert_error(
+        400,
+        "MFA_RESET_NOT_ALLOWED",
+        None,
+    );
+});

@@ -24,6 +24,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/setup/organization/{organizationId}"),
     ("PUT", "/setup/organization/{organizationId}"),
     ("DELETE", "/setup/organization/{organizationId}"),
+    ("PUT", "/setup/organization/{organizationId}/security"),
+    ("DELETE", "/setup/user/{userId}/mfa"),
     ("POST", "/setup/account"),
     ("GET", "/setup/account"),
     ("GET", "/setup/account/{accountId}"),
@@ -70,6 +72,7 @@ fn body_for(method: &str, path: &str) -> Option<Value> {
     match (method, path) {
         ("POST", "/auth/tokens") => Some(json!({"name": "intruder"})),
         ("PUT", "/setup/organization/{organizationId}") => Some(json!({"organization": {"name": "Pwned"}})),
+        ("PUT", "/setup/organization/{organizationId}/security") => Some(json!({"requireMfa": true})),
         ("POST", "/setup/organization") => Some(json!({"organization": {"name": "Intruder Org"}})),
         ("POST", "/setup/account") => Some(json!({"account": {"name": "Intruder"}})),
         ("PUT", "/setup/account/{accountId}") => {

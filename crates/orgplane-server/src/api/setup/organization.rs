@@ -53,6 +53,8 @@ pub struct OrganizationItem {
     pub plan: String,
     /// The caller's role: `admin` or `member`.
     pub role: &'static str,
+    /// Members must have a second factor.
+    pub require_mfa: bool,
     pub created_at: String,
 }
 
@@ -65,6 +67,7 @@ impl From<Membership> for OrganizationItem {
             division: m.organization.division,
             plan: m.organization.plan,
             role: m.role.as_str(),
+            require_mfa: m.organization.require_mfa,
             created_at: to_spot(m.organization.created_at),
         }
     }
@@ -138,6 +141,29 @@ pub async fn delete(
     let (_, org) = membership_in(&state, &caller, &id, Action::DeleteOrganization).await?;
     state.store.delete_org(org).await?;
     tracing::info!(organization_id = %org, "organization deleted");
+    Ok(Reply::Done)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecurityRequest {
+    /// Members without a second factor can do nothing but enrol one.
+    pub require_mfa: bool,
+}
+
+/// Security settings of an organization (admins only): require a second factor of every member.
+#[utoipa::path(put, path = "/setup/organization/{organizationId}/security", tag = "organizations", request_body = SecurityRequest,
+    security(("bearer" = [])), params(("organizationId" = String, Path, description = "12 digits")),
+    responses((status = 200, body = Done), (status = 400, body = Failure), (status = 401, body = Failure), (status = 403, body = Failure), (status = 404, body = Failure)))]
+pub async fn security(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    _: Query<NoParams>,
+    PathParam(id): PathParam,
+    Body(req): Body<SecurityRequest>,
+) -> ApiResult<Reply> {
+    let (_, org) = membership_in(&state, &caller, &id, Action::UpdateOrganization).await?;
+    state.store.set_require_mfa(org, req.require_mfa).await?;
     Ok(Reply::Done)
 }
 

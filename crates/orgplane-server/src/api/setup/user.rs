@@ -307,6 +307,33 @@ pub async fn delete(
     Ok(Reply::Done)
 }
 
+/// Resets a member's second factor (they enrol again). Only for people who belong to this
+/// organization alone: a person's second factor also guards their other organizations.
+#[utoipa::path(delete, path = "/setup/user/{userId}/mfa", tag = "users", security(("bearer" = [])),
+    params(("userId" = String, Path, description = "u-…")),
+    responses((status = 200, body = Done), (status = 400, body = Failure), (status = 401, body = Failure), (status = 403, body = Failure), (status = 404, body = Failure)))]
+pub async fn reset_mfa(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    _: Query<NoParams>,
+    PathParam(id): PathParam,
+) -> ApiResult<Reply> {
+    let user = target_user(&state, &caller, &id, Action::UpdateUser).await?;
+    if state.store.membership_count(&user.user_id).await? > 1 {
+        return Err(Error::rule(
+            "MFA_RESET_NOT_ALLOWED",
+            "this person also belongs to other organizations; they can reset their second factor with a recovery code",
+        )
+        .into());
+    }
+    if !user.mfa {
+        return Err(Error::rule("MFA_NOT_ENABLED", "this person has no second factor").into());
+    }
+    state.store.disable_totp(&user.user_id).await?;
+    tracing::info!(user_id = %user.user_id, by = %caller.user_id, "second factor reset by an admin");
+    Ok(Reply::Done)
+}
+
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserGroupMappingRequest {

@@ -74,6 +74,7 @@ pub async fn explain(
                 org_role: user.role,
                 token_id: 0,
                 read_only: false,
+                must_enrol_mfa: false,
             }
         }
         (None, Some(token)) => state
