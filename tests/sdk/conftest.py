@@ -67,6 +67,28 @@ def moto():
 
 class Server:
     def __init__(self, backend, sts_endpoint):
+        self.proc = None
+        self.log = None
+        self.dir = None
+        self.db_name = None
+        try:
+            self._start(backend, sts_endpoint)
+        except BaseException:
+            # A failed start must not leave its directory or database behind.
+            if self.proc is not None:
+                self.proc.kill()
+            self._cleanup()
+            raise
+
+    def _cleanup(self):
+        if self.log is not None and not self.log.closed:
+            self.log.close()
+        if self.db_name:
+            _psql(PG_URL, f"DROP DATABASE IF EXISTS {self.db_name} WITH (FORCE)")
+        if self.dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def _start(self, backend, sts_endpoint):
         self.backend = backend
         self.dir = tempfile.mkdtemp(prefix="orgplane-sdk-")
         self.db_name = None
@@ -121,10 +143,7 @@ class Server:
             self.proc.kill()
             raise
         finally:
-            self.log.close()
-            if self.db_name:
-                _psql(PG_URL, f"DROP DATABASE IF EXISTS {self.db_name} WITH (FORCE)")
-            shutil.rmtree(self.dir, ignore_errors=True)
+            self._cleanup()
         assert self.proc.returncode == 0, f"graceful shutdown exit code {self.proc.returncode}"
 
 

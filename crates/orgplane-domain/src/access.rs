@@ -186,7 +186,11 @@ pub struct Target<'a> {
 /// The facts conditions can refer to.
 pub fn context_for<'a>(caller: &'a Caller, account_id: Option<&'a str>) -> Context<'a> {
     let mut ctx = Context::new();
-    ctx.insert("spot:userEmail", caller.email.as_str());
+    // Programmatic users have no email: the key is absent, not empty, so conditions on it
+    // behave as for a missing key.
+    if !caller.email.is_empty() {
+        ctx.insert("spot:userEmail", caller.email.as_str());
+    }
     ctx.insert("spot:userId", caller.user_id.as_str());
     ctx.insert("spot:organizationId", caller.org_id.to_string());
     if let Some(a) = account_id {
