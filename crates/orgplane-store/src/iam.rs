@@ -153,29 +153,41 @@ pub(crate) async fn check_groups(conn: &mut AnyConnection, org: OrgId, groups: &
     Ok(())
 }
 
-pub(crate) async fn replace_user_policies(
+/// Whose policy mappings are being replaced.
+pub(crate) enum MappingOwner<'a> {
+    User(&'a UserId),
+    Group(&'a GroupId),
+}
+
+/// Replaces the policies attached to a user or a group (the set, not a merge).
+pub(crate) async fn replace_policy_mappings(
     conn: &mut AnyConnection,
     org: OrgId,
-    user: &UserId,
+    owner: MappingOwner<'_>,
     mappings: &[PolicyMapping],
 ) -> Result<()> {
-    sqlx::query("DELETE FROM user_policies WHERE organization_id = $1 AND user_id = $2")
-        .bind(org.as_i64())
-        .bind(user.as_str())
-        .execute(&mut *conn)
-        .await
-        .map_err(db)?;
-    for m in mappings {
-        sqlx::query(
+    let (delete, insert, owner_id) = match owner {
+        MappingOwner::User(u) => (
+            "DELETE FROM user_policies WHERE organization_id = $1 AND user_id = $2",
             "INSERT INTO user_policies (organization_id, user_id, policy_id, account_ids) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(org.as_i64())
-        .bind(user.as_str())
-        .bind(&m.policy_id)
-        .bind(to_json_list(&m.account_ids))
-        .execute(&mut *conn)
-        .await
-        .map_err(db)?;
+            u.as_str(),
+        ),
+        MappingOwner::Group(g) => (
+            "DELETE FROM group_policies WHERE organization_id = $1 AND group_id = $2",
+            "INSERT INTO group_policies (organization_id, group_id, policy_id, account_ids) VALUES ($1, $2, $3, $4)",
+            g.as_str(),
+        ),
+    };
+    sqlx::query(delete).bind(org.as_i64()).bind(owner_id).execute(&mut *conn).await.map_err(db)?;
+    for m in mappings {
+        sqlx::query(insert)
+            .bind(org.as_i64())
+            .bind(owner_id)
+            .bind(&m.policy_id)
+            .bind(to_json_list(&m.account_ids))
+            .execute(&mut *conn)
+            .await
+            .map_err(db)?;
     }
     Ok(())
 }
@@ -405,7 +417,7 @@ impl Store {
         .await
         .map_err(db)?;
         replace_group_users(&mut tx, org, &id, users).await?;
-        replace_group_policies(&mut tx, org, &id, &policies).await?;
+        replace_policy_mappings(&mut tx, org, MappingOwner::Group(&id), &policies).await?;
         tx.commit().await.map_err(db)?;
         self.changed().await;
         Ok(GroupSummary {
@@ -525,7 +537,7 @@ impl Store {
         let mut tx = self.write_tx().await?;
         self.require_group(&mut tx, org, id).await?;
         let policies = checked_mappings(&mut tx, org, policies, "body.policies").await?;
-        replace_group_policies(&mut tx, org, id, &policies).await?;
+        replace_policy_mappings(&mut tx, org, MappingOwner::Group(id), &policies).await?;
         tx.commit().await.map_err(db)?;
         self.changed().await;
         Ok(())
@@ -559,7 +571,7 @@ impl Store {
         let mut tx = self.write_tx().await?;
         check_members(&mut tx, org, std::slice::from_ref(user), "path.userId").await?;
         let policies = checked_mappings(&mut tx, org, policies, "body.policies").await?;
-        replace_user_policies(&mut tx, org, user, &policies).await?;
+        replace_policy_mappings(&mut tx, org, MappingOwner::User(user), &policies).await?;
         tx.commit().await.map_err(db)?;
         self.changed().await;
         Ok(())
@@ -772,32 +784,6 @@ async fn replace_group_users(conn: &mut AnyConnection, org: OrgId, id: &GroupId,
         .bind(id.as_str())
         .bind(u.as_str())
         .bind(org.as_i64())
-        .execute(&mut *conn)
-        .await
-        .map_err(db)?;
-    }
-    Ok(())
-}
-
-async fn replace_group_policies(
-    conn: &mut AnyConnection,
-    org: OrgId,
-    id: &GroupId,
-    policies: &[PolicyMapping],
-) -> Result<()> {
-    sqlx::query("DELETE FROM group_policies WHERE group_id = $1")
-        .bind(id.as_str())
-        .execute(&mut *conn)
-        .await
-        .map_err(db)?;
-    for m in policies {
-        sqlx::query(
-            "INSERT INTO group_policies (organization_id, group_id, policy_id, account_ids) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(org.as_i64())
-        .bind(id.as_str())
-        .bind(&m.policy_id)
-        .bind(to_json_list(&m.account_ids))
         .execute(&mut *conn)
         .await
         .map_err(db)?;

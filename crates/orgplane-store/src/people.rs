@@ -1,7 +1,8 @@
 //! The people and programmatic users of an organization: adding, listing, removing, roles.
 
 use crate::iam::{
-    check_groups, checked_mappings, put_account_permission, replace_user_groups, replace_user_policies, user_not_found,
+    MappingOwner, check_groups, checked_mappings, put_account_permission, replace_policy_mappings, replace_user_groups,
+    user_not_found,
 };
 use crate::orgs::{NewPerson, insert_person};
 use crate::{Store, db, now_ms};
@@ -74,13 +75,7 @@ impl Store {
         let (user, created) = match existing {
             Some(row) => {
                 let id = UserId::from_stored(row.try_get("id").map_err(db)?);
-                let member = sqlx::query("SELECT 1 FROM memberships WHERE organization_id = $1 AND user_id = $2")
-                    .bind(org.as_i64())
-                    .bind(id.as_str())
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db)?;
-                if member.is_some() {
+                if member_role(&mut tx, org, &id).await?.is_some() {
                     return Err(Error::invalid(
                         "USER_ALREADY_EXISTS",
                         "body.email",
@@ -148,7 +143,7 @@ impl Store {
         for (account, role) in &new.accounts {
             put_account_permission(&mut tx, org, account, &user, &AccountPermission::Role(*role)).await?;
         }
-        replace_user_policies(&mut tx, org, &user, &policies).await?;
+        replace_policy_mappings(&mut tx, org, MappingOwner::User(&user), &policies).await?;
         replace_user_groups(&mut tx, org, &user, &new.groups).await?;
         let row = sqlx::query(
             "INSERT INTO tokens (hash, kind, user_id, organization_id, name, last_digits, created_at) \
