@@ -525,7 +525,7 @@ impl Store {
 
     pub async fn set_group_users(&self, org: OrgId, id: &GroupId, users: &[UserId]) -> Result<()> {
         let mut tx = self.write_tx().await?;
-        self.require_group(&mut tx, org, id).await?;
+        check_groups(&mut tx, org, std::slice::from_ref(id), "path").await.map_err(|_| group_not_found())?;
         check_members(&mut tx, org, users, "body.userIds").await?;
         replace_group_users(&mut tx, org, id, users).await?;
         tx.commit().await.map_err(db)?;
@@ -535,22 +535,12 @@ impl Store {
 
     pub async fn set_group_policies(&self, org: OrgId, id: &GroupId, policies: &[PolicyMapping]) -> Result<()> {
         let mut tx = self.write_tx().await?;
-        self.require_group(&mut tx, org, id).await?;
+        check_groups(&mut tx, org, std::slice::from_ref(id), "path").await.map_err(|_| group_not_found())?;
         let policies = checked_mappings(&mut tx, org, policies, "body.policies").await?;
         replace_policy_mappings(&mut tx, org, MappingOwner::Group(id), &policies).await?;
         tx.commit().await.map_err(db)?;
         self.changed().await;
         Ok(())
-    }
-
-    async fn require_group(&self, conn: &mut AnyConnection, org: OrgId, id: &GroupId) -> Result<()> {
-        let found = sqlx::query("SELECT 1 FROM user_groups WHERE organization_id = $1 AND id = $2")
-            .bind(org.as_i64())
-            .bind(id.as_str())
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(db)?;
-        found.map(|_| ()).ok_or_else(group_not_found)
     }
 
     // ---- what users hold ----
