@@ -41,6 +41,9 @@ pub struct Config {
     /// 64 hex characters encrypting stored secrets. Unset: kept in `<data_dir>/master.key`, made
     /// on first start (several replicas must share one key: set it).
     pub master_key: Option<String>,
+    /// Lets audit webhooks reach loopback and private addresses (off: an organization admin
+    /// could otherwise make the server call internal services).
+    pub webhook_allow_private_addresses: bool,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -87,6 +90,7 @@ impl Default for Config {
             smtp_from: "orgplane <no-reply@localhost>".into(),
             public_url: "http://127.0.0.1:8080".into(),
             master_key: None,
+            webhook_allow_private_addresses: false,
         }
     }
 }
@@ -113,6 +117,7 @@ const ENV_KEYS: &[&str] = &[
     "smtp_from",
     "public_url",
     "master_key",
+    "webhook_allow_private_addresses",
 ];
 
 impl Config {

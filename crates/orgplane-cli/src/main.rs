@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use config::Config;
 use orgplane_domain::secret::{self, TokenKind};
 use orgplane_domain::validate;
+use orgplane_store::audit::{Draft, recording};
 use orgplane_store::{NewPerson, NewRegistration, Store};
 use std::path::PathBuf;
 
@@ -43,11 +44,23 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// The audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// The outgoing-message queue.
     Outbox {
         #[command(subcommand)]
         command: OutboxCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recompute every organization's hash chain and report the first broken link of each;
+    /// exits with status 1 when any chain is broken.
+    Verify,
 }
 
 #[derive(Subcommand)]
@@ -103,14 +116,19 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("listening on {}", config.listen))?;
             tracing::info!(listen = %listener.local_addr()?, backend = ?store.backend(), "orgplane serving");
-            match config.smtp() {
-                Some(smtp) => {
-                    let mailer = orgplane_notify::Mailer::new(&smtp).map_err(|e| anyhow::anyhow!("{e}"))?;
-                    orgplane_notify::Worker::new(store.clone(), mailer).spawn(std::time::Duration::from_secs(5));
+            let server = config.server()?;
+            let mailer = match config.smtp() {
+                Some(smtp) => Some(orgplane_notify::Mailer::new(&smtp).map_err(|e| anyhow::anyhow!("{e}"))?),
+                None => {
+                    tracing::warn!("no smtp_host configured: outgoing mail stays queued until one is");
+                    None
                 }
-                None => tracing::warn!("no smtp_host configured: outgoing mail stays queued until one is"),
-            }
-            orgplane_server::serve(listener, store.clone(), config.server()?).await?;
+            };
+            let webhooks =
+                orgplane_notify::WebhookSender::new(server.master_key.clone(), config.webhook_allow_private_addresses)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+            orgplane_notify::Worker::new(store.clone(), mailer, webhooks).spawn(std::time::Duration::from_secs(5));
+            orgplane_server::serve(listener, store.clone(), server).await?;
             store.close().await;
         }
         Command::Migrate => println!("migrations applied ({:?})", store.backend()),
@@ -127,6 +145,30 @@ async fn main() -> anyhow::Result<()> {
                     m.attempts,
                     m.last_error.unwrap_or_default()
                 );
+            }
+        }
+        Command::Audit { command: AuditCommand::Verify } => {
+            let mut broken = 0;
+            for report in store.verify_audit().await? {
+                let chain = match report.organization_id {
+                    orgplane_domain::audit::PLATFORM_CHAIN => "sign-ins matching no organization".to_string(),
+                    org => format!("organization {org}"),
+                };
+                match report.result {
+                    Ok(n) => println!("ok      {chain}: {n} events, chain intact"),
+                    Err(b) => {
+                        broken += 1;
+                        println!(
+                            "BROKEN  {chain}: first broken link at event #{} ({}): {}",
+                            b.seq,
+                            b.event_id.unwrap_or_else(|| "-".into()),
+                            b.reason
+                        );
+                    }
+                }
+            }
+            if broken > 0 {
+                anyhow::bail!("{broken} audit chain(s) broken");
             }
         }
         Command::Outbox { command: OutboxCommand::Retry { id } } => {
@@ -160,7 +202,17 @@ async fn create_org(
         })
     };
     let registration = checked().map_err(|e| anyhow::anyhow!("{e}"))?;
-    let (org, account, user) = store.create_org_with_admin(&registration).await?;
+    // Recorded in the new organization's audit trail, with the operator's command as source.
+    let draft = Draft {
+        kind: orgplane_domain::audit::kind_for("POST", "/setup/organization"),
+        source: "cli".into(),
+        url: "orgplane admin create-org".into(),
+        body: serde_json::json!({ "name": registration.org_name, "email": registration.person.email }),
+        agent: Some(concat!("orgplane-cli/", env!("CARGO_PKG_VERSION")).into()),
+        ..Default::default()
+    };
+    let (created, _) = recording(draft, store.create_org_with_admin(&registration)).await;
+    let (org, account, user) = created?;
     let token = secret::new_token(TokenKind::Personal);
     store
         .insert_token(

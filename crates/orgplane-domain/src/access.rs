@@ -122,6 +122,7 @@ pub enum Action {
     DescribeAllTokens,
     DeletePersonalToken,
     ExplainAccess,
+    DescribeAllAuditEvents,
 }
 
 impl Action {
@@ -160,6 +161,7 @@ impl Action {
             Action::DescribeAllTokens => "setup:describeAllTokens",
             Action::DeletePersonalToken => "setup:deletePersonalToken",
             Action::ExplainAccess => "setup:explainAccess",
+            Action::DescribeAllAuditEvents => "setup:describeAllAuditEvents",
         }
     }
 

@@ -3,6 +3,7 @@
 //! call in here; nothing in here knows about SQL or status codes.
 
 pub mod access;
+pub mod audit;
 pub mod cloud;
 pub mod error;
 pub mod iam;

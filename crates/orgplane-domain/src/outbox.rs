@@ -22,17 +22,24 @@ pub fn retry_delay_ms(attempts: i64) -> Option<i64> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Channel {
     Email,
+    /// An HTTP POST of an audit event to an organization's webhook, HMAC-signed.
+    Webhook,
 }
 
 impl Channel {
     pub fn as_str(self) -> &'static str {
         match self {
             Channel::Email => "email",
+            Channel::Webhook => "webhook",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        (s == "email").then_some(Channel::Email)
+        match s {
+            "email" => Some(Channel::Email),
+            "webhook" => Some(Channel::Webhook),
+            _ => None,
+        }
     }
 }
 

@@ -1,6 +1,9 @@
 //! Delivers the durable outbox. A worker claims due messages (a lease, so replicas share the
 //! queue and a crash loses nothing), sends each, and records success or a failure with
-//! exponential back-off until the message is delivered or dead.
+//! exponential back-off until the message is delivered or dead. A worker only claims the
+//! channels it can deliver: without SMTP settings, mail waits in the outbox.
+
+pub mod webhook;
 
 use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
@@ -9,6 +12,7 @@ use orgplane_domain::outbox::{Channel, Email, OutboxMessage, Status};
 use orgplane_domain::{Error, Result};
 use orgplane_store::Store;
 use std::time::Duration;
+pub use webhook::WebhookSender;
 
 /// How a message is protected on its way to the SMTP server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,7 +74,8 @@ impl Mailer {
 /// The outbox worker.
 pub struct Worker {
     store: Store,
-    mailer: Mailer,
+    mailer: Option<Mailer>,
+    webhooks: WebhookSender,
     /// How long a claimed message is reserved for this worker.
     pub lease: Duration,
     pub batch: i64,
@@ -85,14 +90,22 @@ pub struct Pass {
 }
 
 impl Worker {
-    pub fn new(store: Store, mailer: Mailer) -> Self {
-        Worker { store, mailer, lease: Duration::from_secs(120), batch: 50 }
+    pub fn new(store: Store, mailer: Option<Mailer>, webhooks: WebhookSender) -> Self {
+        Worker { store, mailer, webhooks, lease: Duration::from_secs(120), batch: 50 }
+    }
+
+    fn channels(&self) -> Vec<Channel> {
+        let mut channels = vec![Channel::Webhook];
+        if self.mailer.is_some() {
+            channels.push(Channel::Email);
+        }
+        channels
     }
 
     /// Delivers every message due now, once each.
     pub async fn run_once(&self) -> Result<Pass> {
         let mut pass = Pass::default();
-        let claimed = self.store.claim_due(self.batch, self.lease.as_millis() as i64).await?;
+        let claimed = self.store.claim_due(&self.channels(), self.batch, self.lease.as_millis() as i64).await?;
         for message in claimed {
             match self.deliver(&message).await {
                 Ok(()) => {
@@ -114,9 +127,11 @@ impl Worker {
     async fn deliver(&self, message: &OutboxMessage) -> std::result::Result<(), String> {
         match message.channel {
             Channel::Email => {
+                let mailer = self.mailer.as_ref().ok_or("no SMTP server is configured")?;
                 let email: Email = serde_json::from_str(&message.payload).map_err(|e| format!("stored email: {e}"))?;
-                self.mailer.send(&email).await
+                mailer.send(&email).await
             }
+            Channel::Webhook => self.webhooks.send(&message.payload).await,
         }
     }
 

@@ -51,6 +51,8 @@ pub enum Reply {
     Done,
     /// Item responses: `kind`, `items`, `count`.
     Items { kind: &'static str, items: Vec<Value> },
+    /// One page of a longer list: as `Items`, plus `paginationInfo.nextCursor` when more follow.
+    Page { kind: &'static str, items: Vec<Value>, next_cursor: Option<String> },
 }
 
 impl Reply {
@@ -67,10 +69,16 @@ impl Reply {
 impl IntoResponse for Reply {
     fn into_response(self) -> Response {
         let mut response = serde_json::Map::new();
-        if let Reply::Items { kind, items } = self {
-            response.insert("kind".into(), json!(kind));
-            response.insert("count".into(), json!(items.len()));
-            response.insert("items".into(), Value::Array(items));
+        let (kind, items, next_cursor) = match self {
+            Reply::Done => return render(StatusCode::OK, response),
+            Reply::Items { kind, items } => (kind, items, None),
+            Reply::Page { kind, items, next_cursor } => (kind, items, next_cursor),
+        };
+        response.insert("kind".into(), json!(kind));
+        response.insert("count".into(), json!(items.len()));
+        response.insert("items".into(), Value::Array(items));
+        if let Some(cursor) = next_cursor {
+            response.insert("paginationInfo".into(), json!({ "nextCursor": cursor }));
         }
         render(StatusCode::OK, response)
     }

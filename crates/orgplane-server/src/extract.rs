@@ -24,6 +24,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = read_body(req, state).await?;
+        crate::audit::note_body(&bytes, false);
         Ok(Body(parse_json(&bytes)?))
     }
 }
@@ -41,6 +42,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for FormOrJson<T> {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
         let bytes = read_body(req, state).await?;
+        crate::audit::note_body(&bytes, is_form);
         if is_form {
             let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(&bytes));
             serde_path_to_error::deserialize(de)
@@ -212,6 +214,7 @@ impl FromRequestParts<AppState> for Auth {
             .caller_for_token(&secret::token_hash(token), client_ip(parts))
             .await?
             .ok_or(ApiError(Error::Unauthenticated))?;
+        crate::audit::note_caller(&caller);
         state.rate_limiter.check(caller.org_id, parts)?;
         if caller.must_enrol_mfa {
             let route = parts.extensions.get::<axum::extract::MatchedPath>().map(|m| m.as_str());

@@ -2,6 +2,7 @@
 //! OpenAPI document. Handlers are thin: parse, call the store (and the domain rules), render.
 
 pub mod api;
+pub mod audit;
 pub mod authz;
 pub mod emails;
 pub mod envelope;
@@ -65,6 +66,7 @@ pub fn app(store: Store, config: ServerConfig) -> Router {
     let state = AppState { store, config: Arc::new(config), rate_limiter, aws };
     let (router, openapi) = api::router().split_for_parts();
     router
+        .route_layer(middleware::from_fn_with_state(state.clone(), audit::record))
         .merge(api::docs::router(openapi))
         .fallback(|| async { ApiError(Error::NoRoute { method_known: false }) })
         .method_not_allowed_fallback(|| async { ApiError(Error::NoRoute { method_known: true }) })

@@ -82,17 +82,18 @@ impl Store {
         slack_channels: Option<&[String]>,
     ) -> Result<()> {
         let slack = slack_channels.map(|c| serde_json::to_string(c).expect("strings serialise"));
-        let done = sqlx::query(
-            "UPDATE accounts SET name = COALESCE($1, name), slack_channels = COALESCE($2, slack_channels) \
+        let done = self
+            .write_one(
+                sqlx::query(
+                    "UPDATE accounts SET name = COALESCE($1, name), slack_channels = COALESCE($2, slack_channels) \
              WHERE organization_id = $3 AND id = $4",
-        )
-        .bind(name)
-        .bind(slack)
-        .bind(org.as_i64())
-        .bind(id.as_str())
-        .execute(&self.pool)
-        .await
-        .map_err(db)?;
+                )
+                .bind(name)
+                .bind(slack)
+                .bind(org.as_i64())
+                .bind(id.as_str()),
+            )
+            .await?;
         if done.rows_affected() == 0 {
             return Err(account_not_found());
         }
@@ -152,6 +153,7 @@ pub(crate) async fn insert_account(
         .execute(&mut *conn)
         .await;
         if res.map_err(db)?.rows_affected() == 1 {
+            crate::audit::created("account", id.as_str());
             return Ok(id);
         }
     }

@@ -22,7 +22,7 @@ impl Store {
         external_id: &str,
         valid_until: i64,
     ) -> Result<()> {
-        sqlx::query(
+        self.write_one(sqlx::query(
             "INSERT INTO aws_external_ids (account_id, organization_id, external_id, valid_until, created_at) \
              VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (account_id) DO UPDATE SET external_id = excluded.external_id, valid_until = excluded.valid_until, \
@@ -32,10 +32,7 @@ impl Store {
         .bind(org.as_i64())
         .bind(external_id)
         .bind(valid_until)
-        .bind(now_ms())
-        .execute(&self.pool)
-        .await
-        .map_err(db)?;
+        .bind(now_ms())).await?;
         Ok(())
     }
 

@@ -271,20 +271,21 @@ impl Store {
     ) -> Result<StoredPolicy> {
         let now = now_ms();
         let id = PolicyId::generate(&mut rand::thread_rng());
-        sqlx::query(
-            "INSERT INTO policies (id, organization_id, name, description, type, content, created_at, updated_at) \
+        crate::audit::created("policy", id.as_str());
+        self.write_one(
+            sqlx::query(
+                "INSERT INTO policies (id, organization_id, name, description, type, content, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+            )
+            .bind(id.as_str())
+            .bind(org.as_i64())
+            .bind(name)
+            .bind(description)
+            .bind(policy_type_str(kind))
+            .bind(document.to_json().to_string())
+            .bind(now),
         )
-        .bind(id.as_str())
-        .bind(org.as_i64())
-        .bind(name)
-        .bind(description)
-        .bind(policy_type_str(kind))
-        .bind(document.to_json().to_string())
-        .bind(now)
-        .execute(&self.pool)
-        .await
-        .map_err(db)?;
+        .await?;
         self.changed().await;
         Ok(StoredPolicy {
             policy: Policy {
@@ -329,19 +330,20 @@ impl Store {
         description: Option<&str>,
         document: Option<&PolicyDocument>,
     ) -> Result<()> {
-        let done = sqlx::query(
-            "UPDATE policies SET name = COALESCE($1, name), description = COALESCE($2, description), \
+        let done = self
+            .write_one(
+                sqlx::query(
+                    "UPDATE policies SET name = COALESCE($1, name), description = COALESCE($2, description), \
              content = COALESCE($3, content), updated_at = $4 WHERE organization_id = $5 AND id = $6",
-        )
-        .bind(name)
-        .bind(description)
-        .bind(document.map(|d| d.to_json().to_string()))
-        .bind(now_ms())
-        .bind(org.as_i64())
-        .bind(id)
-        .execute(&self.pool)
-        .await
-        .map_err(db)?;
+                )
+                .bind(name)
+                .bind(description)
+                .bind(document.map(|d| d.to_json().to_string()))
+                .bind(now_ms())
+                .bind(org.as_i64())
+                .bind(id),
+            )
+            .await?;
         if done.rows_affected() == 0 {
             return Err(policy_not_found());
         }
@@ -404,6 +406,7 @@ impl Store {
         check_members(&mut tx, org, users, "body.userIds").await?;
         let policies = checked_mappings(&mut tx, org, policies, "body.policies").await?;
         let id = GroupId::generate(&mut rand::thread_rng());
+        crate::audit::created("userGroup", id.as_str());
         let now = now_ms();
         sqlx::query(
             "INSERT INTO user_groups (id, organization_id, name, description, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)",
@@ -490,7 +493,7 @@ impl Store {
         name: Option<&str>,
         description: Option<&str>,
     ) -> Result<()> {
-        let done = sqlx::query(
+        let done = self.write_one(sqlx::query(
             "UPDATE user_groups SET name = COALESCE($1, name), description = COALESCE($2, description), updated_at = $3 \
              WHERE organization_id = $4 AND id = $5",
         )
@@ -498,10 +501,7 @@ impl Store {
         .bind(description)
         .bind(now_ms())
         .bind(org.as_i64())
-        .bind(id.as_str())
-        .execute(&self.pool)
-        .await
-        .map_err(db)?;
+        .bind(id.as_str())).await?;
         if done.rows_affected() == 0 {
             return Err(group_not_found());
         }
@@ -510,12 +510,13 @@ impl Store {
     }
 
     pub async fn delete_group(&self, org: OrgId, id: &GroupId) -> Result<()> {
-        let done = sqlx::query("DELETE FROM user_groups WHERE organization_id = $1 AND id = $2")
-            .bind(org.as_i64())
-            .bind(id.as_str())
-            .execute(&self.pool)
-            .await
-            .map_err(db)?;
+        let done = self
+            .write_one(
+                sqlx::query("DELETE FROM user_groups WHERE organization_id = $1 AND id = $2")
+                    .bind(org.as_i64())
+                    .bind(id.as_str()),
+            )
+            .await?;
         if done.rows_affected() == 0 {
             return Err(group_not_found());
         }
@@ -624,15 +625,16 @@ impl Store {
 
     /// Removes a user's permission on an account.
     pub async fn detach_account_user(&self, org: OrgId, account: &AccountId, user: &UserId) -> Result<()> {
-        let done = sqlx::query(
-            "DELETE FROM account_permissions WHERE organization_id = $1 AND account_id = $2 AND user_id = $3",
-        )
-        .bind(org.as_i64())
-        .bind(account.as_str())
-        .bind(user.as_str())
-        .execute(&self.pool)
-        .await
-        .map_err(db)?;
+        let done = self
+            .write_one(
+                sqlx::query(
+                    "DELETE FROM account_permissions WHERE organization_id = $1 AND account_id = $2 AND user_id = $3",
+                )
+                .bind(org.as_i64())
+                .bind(account.as_str())
+                .bind(user.as_str()),
+            )
+            .await?;
         if done.rows_affected() == 0 {
             return Err(Error::not_found(
                 "USER_NOT_ATTACHED",

@@ -9,6 +9,7 @@
 //! Every method that touches tenant data takes the organization id, and every query filters on it.
 
 mod accounts;
+pub mod audit;
 mod cache;
 mod cloud;
 mod iam;
@@ -178,13 +179,34 @@ impl Store {
             .collect())
     }
 
-    /// A transaction that will write. SQLite takes the write lock up front (`BEGIN IMMEDIATE`) so
+    /// A transaction that will write, unaudited. SQLite takes the write lock up front (`BEGIN IMMEDIATE`) so
     /// two writers queue on the busy timeout instead of failing when a read lock is upgraded.
-    async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
         match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db),
             Backend::Postgres => self.pool.begin().await.map_err(db),
         }
+    }
+
+    /// A transaction that changes what a request is about; its commit records the request's
+    /// audit event in the same transaction (see `audit`). Bookkeeping that is not a change of
+    /// its own (throttle counters, the outbox) uses `begin_write`.
+    async fn write_tx(&self) -> Result<audit::WriteTx> {
+        self.begin_write().await.map(audit::WriteTx)
+    }
+
+    /// Runs one changing statement in its own audited transaction. A statement that matched no
+    /// row changed nothing, so it is rolled back unrecorded.
+    async fn write_one(
+        &self,
+        statement: sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments>,
+    ) -> Result<sqlx::any::AnyQueryResult> {
+        let mut tx = self.write_tx().await?;
+        let done = statement.execute(&mut *tx).await.map_err(db)?;
+        if done.rows_affected() > 0 {
+            tx.commit().await.map_err(db)?;
+        }
+        Ok(done)
     }
 }
 

@@ -102,28 +102,25 @@ impl Store {
 
     /// Makes a person a member of an organization with `role`, or changes their role.
     pub async fn add_member(&self, org: OrgId, user: &UserId, role: OrgRole) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO memberships (organization_id, user_id, role, created_at) VALUES ($1, $2, $3, $4) \
+        self.write_one(
+            sqlx::query(
+                "INSERT INTO memberships (organization_id, user_id, role, created_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (organization_id, user_id) DO UPDATE SET role = excluded.role",
+            )
+            .bind(org.as_i64())
+            .bind(user.as_str())
+            .bind(role.as_str())
+            .bind(now_ms()),
         )
-        .bind(org.as_i64())
-        .bind(user.as_str())
-        .bind(role.as_str())
-        .bind(now_ms())
-        .execute(&self.pool)
-        .await
-        .map_err(db)?;
+        .await?;
         self.changed().await;
         Ok(())
     }
 
     pub async fn rename_org(&self, org: OrgId, name: &str) -> Result<()> {
-        let done = sqlx::query("UPDATE organizations SET name = $1 WHERE id = $2")
-            .bind(name)
-            .bind(org.as_i64())
-            .execute(&self.pool)
-            .await
-            .map_err(db)?;
+        let done = self
+            .write_one(sqlx::query("UPDATE organizations SET name = $1 WHERE id = $2").bind(name).bind(org.as_i64()))
+            .await?;
         if done.rows_affected() == 0 {
             return Err(org_not_found());
         }
@@ -133,12 +130,12 @@ impl Store {
 
     /// Turns the second-factor requirement of an organization on or off.
     pub async fn set_require_mfa(&self, org: OrgId, on: bool) -> Result<()> {
-        sqlx::query("UPDATE organizations SET require_mfa = $1 WHERE id = $2")
-            .bind(i16::from(on))
-            .bind(org.as_i64())
-            .execute(&self.pool)
-            .await
-            .map_err(db)?;
+        self.write_one(
+            sqlx::query("UPDATE organizations SET require_mfa = $1 WHERE id = $2")
+                .bind(i16::from(on))
+                .bind(org.as_i64()),
+        )
+        .await?;
         self.changed().await;
         Ok(())
     }
@@ -156,11 +153,7 @@ impl Store {
     /// Deletes the organization; its accounts, memberships, permissions and tokens go with it
     /// (foreign keys cascade). People stay: they may belong to other organizations.
     pub async fn delete_org(&self, org: OrgId) -> Result<()> {
-        let done = sqlx::query("DELETE FROM organizations WHERE id = $1")
-            .bind(org.as_i64())
-            .execute(&self.pool)
-            .await
-            .map_err(db)?;
+        let done = self.write_one(sqlx::query("DELETE FROM organizations WHERE id = $1").bind(org.as_i64())).await?;
         if done.rows_affected() == 0 {
             return Err(org_not_found());
         }
@@ -192,7 +185,10 @@ pub(crate) async fn insert_person(conn: &mut AnyConnection, r: &NewPerson, email
         .execute(&mut *conn)
         .await;
         match res {
-            Ok(done) if done.rows_affected() == 1 => return Ok(user_id),
+            Ok(done) if done.rows_affected() == 1 => {
+                crate::audit::created("user", user_id.as_str());
+                return Ok(user_id);
+            }
             Ok(_) => continue,
             Err(e) if is_unique_violation(&e) => {
                 return Err(Error::invalid(
@@ -235,6 +231,12 @@ async fn insert_org(
         }
     }
     let org_id = org_id.ok_or_else(|| Error::internal("could not allocate an organization id"))?;
+    crate::audit::created("organization", &org_id.to_string());
+    // A sign-up has no organization until this one.
+    crate::audit::note(|d| {
+        d.org.get_or_insert(org_id);
+        d.user_id.get_or_insert_with(|| admin.to_string());
+    });
     sqlx::query("INSERT INTO memberships (organization_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)")
         .bind(org_id.as_i64())
         .bind(admin.as_str())

@@ -9,40 +9,42 @@ use sqlx::any::AnyRow;
 impl Store {
     /// Queues an email; the worker delivers it.
     pub async fn enqueue_email(&self, email: &Email) -> Result<i64> {
-        let now = now_ms();
-        let row = sqlx::query(
-            "INSERT INTO outbox (channel, payload, status, attempts, next_attempt_at, created_at) \
-             VALUES ($1, $2, 'pending', 0, $3, $3) RETURNING id",
-        )
-        .bind(Channel::Email.as_str())
-        .bind(serde_json::to_string(email).expect("emails serialise"))
-        .bind(now)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(db)?;
-        row.try_get("id").map_err(db)
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        insert(&mut conn, Channel::Email, &serde_json::to_string(email).expect("emails serialise")).await.map_err(db)
     }
 
     /// Claims up to `limit` due messages for `lease_ms`: until then no other worker (or replica)
     /// takes them, and after it a crashed worker's messages are due again.
-    pub async fn claim_due(&self, limit: i64, lease_ms: i64) -> Result<Vec<OutboxMessage>> {
+    pub async fn claim_due(&self, channels: &[Channel], limit: i64, lease_ms: i64) -> Result<Vec<OutboxMessage>> {
         let now = now_ms();
+        // Two channels exist; a worker asks for one or both.
+        let (Some(first), second) = (channels.first().map(|c| c.as_str()), channels.get(1).map(|c| c.as_str())) else {
+            return Ok(Vec::new());
+        };
+        let second = second.unwrap_or(first);
         let sql = match self.backend {
             // SKIP LOCKED lets several replicas' workers share the queue without waiting.
             Backend::Postgres => {
                 "UPDATE outbox SET next_attempt_at = $1 WHERE id IN (SELECT id FROM outbox \
-                 WHERE status = 'pending' AND next_attempt_at <= $2 ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) \
+                 WHERE status = 'pending' AND next_attempt_at <= $2 AND (channel = $4 OR channel = $5) ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) \
                  RETURNING id, channel, payload, status, attempts, last_error"
             }
             // SQLite has one writer at a time: the UPDATE is atomic on its own.
             Backend::Sqlite => {
                 "UPDATE outbox SET next_attempt_at = $1 WHERE id IN (SELECT id FROM outbox \
-                 WHERE status = 'pending' AND next_attempt_at <= $2 ORDER BY id LIMIT $3) \
+                 WHERE status = 'pending' AND next_attempt_at <= $2 AND (channel = $4 OR channel = $5) ORDER BY id LIMIT $3) \
                  RETURNING id, channel, payload, status, attempts, last_error"
             }
         };
-        let rows =
-            sqlx::query(sql).bind(now + lease_ms).bind(now).bind(limit).fetch_all(&self.pool).await.map_err(db)?;
+        let rows = sqlx::query(sql)
+            .bind(now + lease_ms)
+            .bind(now)
+            .bind(limit)
+            .bind(first)
+            .bind(second)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
         let mut claimed = rows.iter().map(message_row).collect::<Result<Vec<_>>>()?;
         claimed.sort_by_key(|m| m.id);
         Ok(claimed)
@@ -101,6 +103,24 @@ impl Store {
             .map_err(db)?;
         Ok(())
     }
+}
+
+/// Queues a message on `conn`, so that a change and the message it causes commit together.
+pub(crate) async fn insert(
+    conn: &mut sqlx::AnyConnection,
+    channel: Channel,
+    payload: &str,
+) -> std::result::Result<i64, sqlx::Error> {
+    let row = sqlx::query(
+        "INSERT INTO outbox (channel, payload, status, attempts, next_attempt_at, created_at) \
+         VALUES ($1, $2, 'pending', 0, $3, $3) RETURNING id",
+    )
+    .bind(channel.as_str())
+    .bind(payload)
+    .bind(now_ms())
+    .fetch_one(&mut *conn)
+    .await?;
+    row.try_get("id")
 }
 
 fn message_row(row: &AnyRow) -> Result<OutboxMessage> {

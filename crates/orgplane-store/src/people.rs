@@ -139,6 +139,7 @@ impl Store {
             }
         }
         let user = user.ok_or_else(|| Error::internal("could not allocate a programmatic user id"))?;
+        crate::audit::created("user", user.as_str());
         insert_membership(&mut tx, org, &user, OrgRole::Member).await?;
         for (account, role) in &new.accounts {
             put_account_permission(&mut tx, org, account, &user, &AccountPermission::Role(*role)).await?;

@@ -29,7 +29,7 @@ impl Store {
     /// Counts a failed attempt against each key and locks those past the free failures.
     pub async fn record_failure(&self, keys: &[&str]) -> Result<()> {
         let now = now_ms();
-        let mut tx = self.write_tx().await?;
+        let mut tx = self.begin_write().await?;
         for key in keys {
             let row = sqlx::query("SELECT failures, updated_at FROM login_throttle WHERE key = $1")
                 .bind(*key)

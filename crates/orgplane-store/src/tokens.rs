@@ -40,6 +40,7 @@ impl Store {
         scope: &TokenScope,
     ) -> Result<TokenInfo> {
         let now = now_ms();
+        let mut tx = self.write_tx().await?;
         let row = sqlx::query(
             "INSERT INTO tokens (hash, kind, user_id, organization_id, name, last_digits, created_at, expires_at, read_only, allowed_ips) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
@@ -54,11 +55,14 @@ impl Store {
         .bind(expires_at)
         .bind(i16::from(scope.read_only))
         .bind(serde_json::to_string(&scope.allowed_ips).expect("strings serialise"))
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await
         .map_err(db)?;
+        let id: i64 = row.try_get("id").map_err(db)?;
+        crate::audit::created("token", &id.to_string());
+        tx.commit().await.map_err(db)?;
         Ok(TokenInfo {
-            id: row.try_get("id").map_err(db)?,
+            id,
             user_id: user.clone(),
             name: name.map(str::to_string),
             last_digits: token.last_digits.clone(),
@@ -208,16 +212,13 @@ impl Store {
 
     /// Revokes a permanent token of the organization, at once; `owner` limits it to one user's.
     pub async fn delete_token(&self, org: OrgId, token_id: i64, owner: Option<&UserId>) -> Result<()> {
-        let done = sqlx::query(
+        let done = self.write_one(sqlx::query(
             "DELETE FROM tokens WHERE id = $1 AND organization_id = $2 AND kind IN ('personal', 'programmatic') \
              AND ($3 IS NULL OR user_id = $3)",
         )
         .bind(token_id)
         .bind(org.as_i64())
-        .bind(owner.map(UserId::as_str))
-        .execute(&self.pool)
-        .await
-        .map_err(db)?;
+        .bind(owner.map(UserId::as_str))).await?;
         if done.rows_affected() == 0 {
             return Err(Error::not_found("TOKEN_DOESNT_EXIST", "path.tokenId", "token not found"));
         }

@@ -60,16 +60,16 @@ impl Store {
 
     /// Records a single-use password link for a person.
     pub async fn create_password_link(&self, user: &UserId, token_hash: &str, expires_at: i64) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO password_resets (token_hash, user_id, expires_at, created_at) VALUES ($1, $2, $3, $4)",
+        self.write_one(
+            sqlx::query(
+                "INSERT INTO password_resets (token_hash, user_id, expires_at, created_at) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(token_hash)
+            .bind(user.as_str())
+            .bind(expires_at)
+            .bind(crate::now_ms()),
         )
-        .bind(token_hash)
-        .bind(user.as_str())
-        .bind(expires_at)
-        .bind(crate::now_ms())
-        .execute(&self.pool)
-        .await
-        .map_err(db)?;
+        .await?;
         Ok(())
     }
 

@@ -1,7 +1,7 @@
 //! The outbox against a real SMTP server (aiosmtpd), on SQLite and PostgreSQL.
 
-use orgplane_domain::outbox::{Email, MAX_ATTEMPTS, Status};
-use orgplane_notify::{Mailer, SmtpConfig, SmtpSecurity, Worker};
+use orgplane_domain::outbox::{Channel, Email, MAX_ATTEMPTS, Status};
+use orgplane_notify::{Mailer, SmtpConfig, SmtpSecurity, WebhookSender, Worker};
 use orgplane_testkit::peers::Smtp;
 use orgplane_testkit::{Store, both_backends};
 
@@ -16,6 +16,10 @@ fn config(port: u16) -> SmtpConfig {
     }
 }
 
+fn webhooks() -> WebhookSender {
+    WebhookSender::new(orgplane_domain::secretbox::MasterKey::generate(), false).unwrap()
+}
+
 fn email(n: usize) -> Email {
     Email { to: format!("user{n}@example.com"), subject: format!("Message {n}"), text: format!("Hello number {n}") }
 }
@@ -26,7 +30,7 @@ both_backends!(queued_mail_is_delivered_once, |app| {
     for n in 0..3 {
         store.enqueue_email(&email(n)).await.unwrap();
     }
-    let worker = Worker::new(store.clone(), Mailer::new(&config(smtp.port)).unwrap());
+    let worker = Worker::new(store.clone(), Some(Mailer::new(&config(smtp.port)).unwrap()), webhooks());
     let pass = worker.run_once().await.unwrap();
     assert_eq!((pass.sent, pass.retrying, pass.dead), (3, 0, 0));
     // A second pass finds nothing due: each message is delivered once.
@@ -45,7 +49,7 @@ both_backends!(a_down_smtp_server_loses_nothing, |app| {
     let id = store.enqueue_email(&email(7)).await.unwrap();
     // Nothing listens on this port: the attempt fails and is retried later, with back-off.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let down = Worker::new(store.clone(), Mailer::new(&config(closed)).unwrap());
+    let down = Worker::new(store.clone(), Some(Mailer::new(&config(closed)).unwrap()), webhooks());
     let pass = down.run_once().await.unwrap();
     assert_eq!((pass.sent, pass.retrying), (0, 1));
     let pending = store.outbox_messages(Status::Pending).await.unwrap();
@@ -57,7 +61,7 @@ both_backends!(a_down_smtp_server_loses_nothing, |app| {
     // The server comes up; after the back-off (forced here) the same message goes out once.
     let Some(smtp) = Smtp::start() else { return };
     store.retry_now(id).await.unwrap();
-    let up = Worker::new(store.clone(), Mailer::new(&config(smtp.port)).unwrap());
+    let up = Worker::new(store.clone(), Some(Mailer::new(&config(smtp.port)).unwrap()), webhooks());
     assert_eq!(up.run_once().await.unwrap().sent, 1);
     assert_eq!(smtp.messages().len(), 1);
 });
@@ -66,7 +70,7 @@ both_backends!(repeated_failures_end_dead_and_visible, |app| {
     let store: Store = app.store().clone();
     let id = store.enqueue_email(&email(9)).await.unwrap();
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let worker = Worker::new(store.clone(), Mailer::new(&config(closed)).unwrap());
+    let worker = Worker::new(store.clone(), Some(Mailer::new(&config(closed)).unwrap()), webhooks());
     for _ in 0..MAX_ATTEMPTS {
         store.retry_now(id).await.unwrap();
         worker.run_once().await.unwrap();
@@ -81,12 +85,13 @@ both_backends!(a_claimed_message_is_not_taken_twice_and_returns_after_its_lease,
     let store: Store = app.store().clone();
     store.enqueue_email(&email(1)).await.unwrap();
     // Two workers (two replicas) claim at once: one gets the message.
-    let (a, b) = tokio::join!(store.claim_due(10, 60_000), store.claim_due(10, 60_000));
+    let (a, b) =
+        tokio::join!(store.claim_due(&[Channel::Email], 10, 60_000), store.claim_due(&[Channel::Email], 10, 60_000));
     assert_eq!(a.unwrap().len() + b.unwrap().len(), 1);
     // A worker that crashed holding a claim: after the lease the message is due again.
     store.enqueue_email(&email(2)).await.unwrap();
-    let held = store.claim_due(10, 1).await.unwrap();
+    let held = store.claim_due(&[Channel::Email], 10, 1).await.unwrap();
     assert_eq!(held.len(), 1);
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    assert_eq!(store.claim_due(10, 60_000).await.unwrap().len(), 1);
+    assert_eq!(store.claim_due(&[Channel::Email], 10, 60_000).await.unwrap().len(), 1);
 });

@@ -75,6 +75,7 @@ pub async fn register(
         .map(|d| validate::label("body.organization.division", d))
         .transpose()?;
     let password_hash = hash_password(req.user.password).await?;
+    orgplane_store::audit::note(|d| d.user_email = Some(email.display.clone()));
     let (org_id, account_id, user_id) = state
         .store
         .register(&NewRegistration {

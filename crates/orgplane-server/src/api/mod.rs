@@ -5,6 +5,7 @@
 //! Every route is registered through `routes!`, which reads the handler's `#[utoipa::path]`; a
 //! route therefore cannot exist without its OpenAPI entry.
 
+pub mod audit;
 pub mod auth;
 pub mod docs;
 pub mod mfa;
@@ -37,6 +38,7 @@ use utoipa_axum::routes;
         (name = "policies", description = "Spot /setup/access/policy, policyAction, explain"),
         (name = "groups", description = "Spot /setup/access/userGroup"),
         (name = "credentials", description = "Spot /setup/credentials/aws"),
+        (name = "audit", description = "Spot /audit/events, export and webhook"),
     )
 )]
 struct ApiDoc;
@@ -106,6 +108,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(setup::credentials::mint_external_id))
         .routes(routes!(setup::credentials::get_external_id))
         .routes(routes!(setup::credentials::set_aws, setup::credentials::get_aws))
+        .routes(routes!(audit::list))
+        .routes(routes!(audit::export))
+        .routes(routes!(audit::set_webhook, audit::get_webhook, audit::delete_webhook))
 }
 
 // ---- Envelope shapes, for the OpenAPI document only (`crate::envelope` renders them). ----

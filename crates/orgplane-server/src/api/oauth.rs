@@ -97,6 +97,8 @@ pub async fn token(
                 .redeem_refresh_token(&secret::token_hash(refresh))
                 .await?
                 .ok_or_else(|| invalid_grant("the refresh token is unknown, expired or already used"))?;
+            crate::audit::note_person(&user, None);
+            crate::audit::note_org(org);
             // The person may have left the organization since.
             state
                 .store
@@ -162,6 +164,11 @@ async fn password_grant(state: &AppState, req: &TokenRequest) -> Result<(UserId,
         Ok(email) => state.store.find_credentials(&email.key).await?,
         Err(_) => None,
     };
+    // Failed attempts are recorded too: with the person when the email is theirs.
+    orgplane_store::audit::note(|d| d.user_email = Some(username.trim().chars().take(320).collect()));
+    if let Some(c) = &credentials {
+        crate::audit::note_person(&c.user_id, None);
+    }
     let phc = credentials
         .as_ref()
         .and_then(|c| c.password_hash.clone())
@@ -196,5 +203,6 @@ async fn password_grant(state: &AppState, req: &TokenRequest) -> Result<(UserId,
             .map(|m| m.organization.id)
             .ok_or_else(|| Error::rule("NO_ORGANIZATION", "this user belongs to no organization"))?,
     };
+    crate::audit::note_org(org);
     Ok((user, org))
 }

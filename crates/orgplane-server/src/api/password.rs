@@ -71,6 +71,7 @@ pub async fn request_reset(
 ) -> ApiResult<Reply> {
     let email = validate::email("body.email", &req.email)?;
     if let Some(person) = state.store.find_credentials(&email.key).await? {
+        crate::audit::note_person(&person.user_id, Some(&email.display));
         let link = secret::new_password_link();
         let expires = orgplane_store::now_ms() + RESET_LINK_TTL_MS;
         state.store.create_password_link(&person.user_id, &link.hash, expires).await?;
@@ -102,6 +103,7 @@ pub async fn confirm_reset(
         state.store.redeem_password_link(&secret::token_hash(req.token.trim())).await?.ok_or_else(|| {
             Error::invalid("INVALID_RESET_TOKEN", "body.token", "the link is unknown, expired or already used")
         })?;
+    crate::audit::note_person(&user, None);
     let hash = super::auth::hash_password(req.new_password).await?;
     state.store.set_password(&user, &hash, None).await?;
     // A reset is how a locked-out person gets back in.
