@@ -61,6 +61,9 @@ pub fn created(resource_type: &str, id: &str) {
     note(|d| {
         if d.resource_id.is_none() && d.kind.is_some_and(|k| k.resource_type == resource_type) {
             d.resource_id = Some(id.to_string());
+            if resource_type == "account" {
+                d.account_id.get_or_insert_with(|| id.to_string());
+            }
         }
     });
 }

@@ -75,6 +75,17 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// Runs SQL on a connection of its own, as someone with direct database access would
+    /// (tests that tamper with rows or break a table).
+    pub async fn raw_sql(&self, sql: &str) {
+        sqlx::any::install_default_drivers();
+        let mut conn = sqlx::AnyConnection::connect(&self.url).await.expect("connect to the test database");
+        sqlx::query(sqlx::AssertSqlSafe(sql.to_string())).execute(&mut conn).await.expect("raw SQL");
+        conn.close().await.ok();
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         match &self.cleanup {

@@ -1,7 +1,11 @@
 //! The outbox against a real SMTP server (aiosmtpd), on SQLite and PostgreSQL.
 
+use orgplane_domain::audit::{Event, verify_webhook_signature};
+use orgplane_domain::ids::OrgId;
 use orgplane_domain::outbox::{Channel, Email, MAX_ATTEMPTS, Status};
+use orgplane_domain::secretbox::MasterKey;
 use orgplane_notify::{Mailer, SmtpConfig, SmtpSecurity, WebhookSender, Worker};
+use orgplane_testkit::orgplane_store::audit::{Draft, recording};
 use orgplane_testkit::peers::Smtp;
 use orgplane_testkit::{Store, both_backends};
 
@@ -94,4 +98,104 @@ both_backends!(a_claimed_message_is_not_taken_twice_and_returns_after_its_lease,
     assert_eq!(held.len(), 1);
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     assert_eq!(store.claim_due(&[Channel::Email], 10, 60_000).await.unwrap().len(), 1);
+});
+
+/// A real HTTP receiver on loopback: records each POST and answers with `status`.
+async fn receiver(status: u16) -> (u16, tokio::sync::mpsc::UnboundedReceiver<(axum::http::HeaderMap, String)>) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let hook = move |headers: axum::http::HeaderMap, body: String| {
+        let tx = tx.clone();
+        async move {
+            let _ = tx.send((headers, body));
+            axum::http::StatusCode::from_u16(status).unwrap()
+        }
+    };
+    let router = axum::Router::new().route("/hook", axum::routing::post(hook));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    (port, rx)
+}
+
+/// An organization with an audit webhook at `url`; returns it and the change recorder.
+async fn hooked_org(store: &Store, key: &MasterKey, url: &str) -> OrgId {
+    use orgplane_testkit::orgplane_store::{NewPerson, NewRegistration};
+    let email = orgplane_domain::validate::email("email", "hook-owner@example.com").unwrap();
+    let (org, _, _) = store
+        .register(&NewRegistration {
+            org_name: "Hooked".into(),
+            division: None,
+            person: NewPerson {
+                first_name: "H".into(),
+                last_name: "O".into(),
+                email: email.display,
+                email_key: email.key,
+                password_hash: None,
+            },
+        })
+        .await
+        .unwrap();
+    store.set_audit_webhook(org, url, &key.encrypt(HOOK_SECRET.as_bytes())).await.unwrap();
+    org
+}
+
+const HOOK_SECRET: &str = "whsec-test-0123456789";
+
+/// Renames the organization as a recorded request would.
+async fn recorded_rename(store: &Store, org: OrgId, name: &str) {
+    let draft = Draft {
+        kind: orgplane_domain::audit::kind_for("PUT", "/setup/organization/{organizationId}"),
+        org: Some(org),
+        ..Default::default()
+    };
+    recording(draft, store.rename_org(org, name)).await.0.unwrap();
+}
+
+both_backends!(audit_events_reach_the_webhook_signed, |app| {
+    let store: Store = app.store().clone();
+    let key = MasterKey::generate();
+    let (port, mut received) = receiver(204).await;
+    let org = hooked_org(&store, &key, &format!("http://127.0.0.1:{port}/hook")).await;
+    recorded_rename(&store, org, "Renamed").await;
+    let worker = Worker::new(store.clone(), None, WebhookSender::new(key.clone(), true).unwrap());
+    assert_eq!(worker.run_once().await.unwrap().sent, 1);
+    let (headers, body) = received.recv().await.unwrap();
+    let signature = headers["x-orgplane-signature"].to_str().unwrap();
+    assert!(verify_webhook_signature(HOOK_SECRET, signature, body.as_bytes()), "{signature}");
+    assert!(!verify_webhook_signature("another-secret-000", signature, body.as_bytes()));
+    assert_eq!(headers["content-type"], "application/json");
+    let event: Event = serde_json::from_str(&body).unwrap();
+    assert_eq!(event.action, "setup:updateOrganization");
+    assert_eq!(event.organization_id, org.as_i64());
+    // Delivered once: the next pass has nothing to send.
+    assert_eq!(worker.run_once().await.unwrap(), Default::default());
+});
+
+both_backends!(a_failing_webhook_is_retried_and_internal_targets_are_refused, |app| {
+    let store: Store = app.store().clone();
+    let key = MasterKey::generate();
+    let (port, mut received) = receiver(500).await;
+    let org = hooked_org(&store, &key, &format!("http://127.0.0.1:{port}/hook")).await;
+    recorded_rename(&store, org, "Again").await;
+    let worker = Worker::new(store.clone(), None, WebhookSender::new(key.clone(), true).unwrap());
+    let pass = worker.run_once().await.unwrap();
+    assert_eq!((pass.sent, pass.retrying), (0, 1));
+    assert!(received.recv().await.is_some(), "the receiver was called");
+    let pending = store.outbox_messages(Status::Pending).await.unwrap();
+    assert!(pending[0].last_error.as_deref().unwrap().contains("HTTP 500"), "{pending:?}");
+
+    // The default sender never calls loopback, whatever the URL says.
+    let guarded = Worker::new(store.clone(), None, WebhookSender::new(key.clone(), false).unwrap());
+    store.retry_now(pending[0].id).await.unwrap();
+    assert_eq!(guarded.run_once().await.unwrap().retrying, 1);
+    let pending = store.outbox_messages(Status::Pending).await.unwrap();
+    assert!(pending[0].last_error.as_deref().unwrap().contains("internal address"), "{pending:?}");
+    assert!(received.try_recv().is_err(), "nothing reached the receiver");
+    // Nor through a name that resolves to loopback.
+    let by_name = format!("http://localhost:{port}/hook");
+    store.set_audit_webhook(org, &by_name, &key.encrypt(HOOK_SECRET.as_bytes())).await.unwrap();
+    recorded_rename(&store, org, "Named").await;
+    let pass = guarded.run_once().await.unwrap();
+    assert_eq!(pass.sent, 0);
+    assert!(received.try_recv().is_err(), "nothing reached the receiver");
 });
