@@ -85,3 +85,25 @@ def test_outbox_commands():
         assert listed.returncode == 0 and listed.stdout == "", listed.stderr
         bad = run("--data-dir", d, "outbox", "list", "--status", "lost")
         assert bad.returncode != 0
+
+
+def test_audit_verify_reports_the_first_broken_link():
+    import sqlite3
+    with tempfile.TemporaryDirectory() as d:
+        for name in ("Audited One", "Audited Two"):
+            out = run("--data-dir", d, "admin", "create-org", "--name", name, "--email", "auditor@example.com", "--json")
+            assert out.returncode == 0, out.stderr
+        ok = run("--data-dir", d, "audit", "verify")
+        assert ok.returncode == 0, ok.stdout + ok.stderr
+        assert ok.stdout.count("chain intact") == 2, ok.stdout
+        db = sqlite3.connect(os.path.join(d, "orgplane.db"))
+        source, action = db.execute("SELECT source, action FROM audit_events ORDER BY created_at LIMIT 1").fetchone()
+        assert (source, action) == ("cli", "setup:createOrganization")
+        db.execute("UPDATE audit_events SET user_email = 'someone-else@example.com' WHERE seq = 1 AND organization_id = "
+                   "(SELECT MIN(organization_id) FROM audit_events)")
+        db.commit()
+        db.close()
+        broken = run("--data-dir", d, "audit", "verify")
+        assert broken.returncode != 0
+        assert "BROKEN" in broken.stdout and "event #1" in broken.stdout and "altered" in broken.stdout, broken.stdout
+        assert broken.stdout.count("chain intact") == 1
