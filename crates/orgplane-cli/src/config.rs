@@ -88,7 +88,7 @@ impl Default for Config {
             smtp_username: None,
             smtp_password: None,
             smtp_from: "orgplane <no-reply@localhost>".into(),
-            public_url: "http://127.0.0.1:8080".into(),
+            public_url: "http://localhost:8080".into(),
             master_key: None,
             webhook_allow_private_addresses: false,
         }

@@ -46,6 +46,11 @@ pub fn kind_for(method: &str, route: &str) -> Option<Kind> {
         ("POST", "/auth/mfa/totp") => auth("auth:enrolMfa", "Start MFA enrolment", false),
         ("POST", "/auth/mfa/totp/confirm") => auth("auth:confirmMfa", "Enable MFA", false),
         ("DELETE", "/auth/mfa/totp") => auth("auth:disableMfa", "Disable MFA", false),
+        ("POST", "/auth/mfa/webauthn/register/confirm") => auth("auth:addSecurityKey", "Add security key", false),
+        ("DELETE", "/auth/mfa/webauthn/{keyId}") => auth("auth:removeSecurityKey", "Remove security key", false),
+        ("POST", "/auth/mfa/webauthn/challenge") => {
+            auth("auth:signInChallenge", "Sign in: security key challenge", true)
+        }
         ("POST", "/auth/password") => auth("auth:changePassword", "Change password", false),
         ("POST", "/auth/password/reset") => auth("auth:requestPasswordReset", "Request password reset", true),
         ("POST", "/auth/password/reset/confirm") => auth("auth:resetPassword", "Reset password", true),

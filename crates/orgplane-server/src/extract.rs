@@ -218,10 +218,20 @@ impl FromRequestParts<AppState> for Auth {
         state.rate_limiter.check(caller.org_id, parts)?;
         if caller.must_enrol_mfa {
             let route = parts.extensions.get::<axum::extract::MatchedPath>().map(|m| m.as_str());
-            if !matches!(route, Some("/auth/mfa/totp" | "/auth/mfa/totp/confirm")) {
+            let enrolling = matches!(
+                route,
+                Some(
+                    "/auth/mfa/totp"
+                        | "/auth/mfa/totp/confirm"
+                        | "/auth/mfa/webauthn"
+                        | "/auth/mfa/webauthn/register"
+                        | "/auth/mfa/webauthn/register/confirm"
+                )
+            );
+            if !enrolling {
                 return Err(ApiError(Error::Forbidden {
                     code: "MFA_ENROLMENT_REQUIRED",
-                    message: "this organization requires a second factor: enrol with POST /auth/mfa/totp first".into(),
+                    message: "this organization requires a second factor: enrol with POST /auth/mfa/totp or /auth/mfa/webauthn/register first".into(),
                 }));
             }
         }

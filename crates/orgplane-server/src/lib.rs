@@ -45,7 +45,7 @@ impl Default for ServerConfig {
             signup_open: true,
             rate_limit_per_minute: 1000,
             aws: Default::default(),
-            public_url: "http://127.0.0.1:8080".into(),
+            public_url: "http://localhost:8080".into(),
             master_key: orgplane_domain::secretbox::MasterKey::generate(),
         }
     }
@@ -57,13 +57,22 @@ pub struct AppState {
     pub config: Arc<ServerConfig>,
     pub rate_limiter: Arc<rate_limit::RateLimiter>,
     pub aws: Arc<orgplane_cloud::AwsChecker>,
+    /// `None` when `public_url` cannot be a WebAuthn relying party (an IP address).
+    pub webauthn: Option<Arc<orgplane_webauthn::Verifier>>,
 }
 
 /// The whole application: API routes, OpenAPI document, envelope middleware.
 pub fn app(store: Store, config: ServerConfig) -> Router {
     let rate_limiter = Arc::new(rate_limit::RateLimiter::new(config.rate_limit_per_minute));
     let aws = Arc::new(orgplane_cloud::AwsChecker::new(&config.aws));
-    let state = AppState { store, config: Arc::new(config), rate_limiter, aws };
+    let webauthn = match orgplane_webauthn::Verifier::new(&config.public_url) {
+        Ok(v) => Some(Arc::new(v)),
+        Err(reason) => {
+            tracing::warn!(%reason, "security keys (WebAuthn) are unavailable");
+            None
+        }
+    };
+    let state = AppState { store, config: Arc::new(config), rate_limiter, aws, webauthn };
     let (router, openapi) = api::router().split_for_parts();
     router
         .route_layer(middleware::from_fn_with_state(state.clone(), audit::record))

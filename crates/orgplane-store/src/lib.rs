@@ -28,7 +28,7 @@ use std::time::Duration;
 
 pub use cloud::AwsConnection;
 pub use iam::{GroupSummary, StoredPolicy};
-pub use mfa::TotpState;
+pub use mfa::{Ceremony, TotpState, WebauthnKey};
 pub use orgs::{NewPerson, NewRegistration};
 pub use people::{NewProgrammaticUser, NewUserRole, OrgUser};
 

@@ -58,8 +58,11 @@ pub struct NewProgrammaticUser {
     pub groups: Vec<GroupId>,
 }
 
-const USER_COLUMNS: &str = "u.id, u.kind, u.first_name, u.last_name, u.email, u.description, m.role, m.created_at, \
-     CASE WHEN EXISTS (SELECT 1 FROM user_mfa f WHERE f.user_id = u.id AND f.confirmed = 1) THEN 1 ELSE 0 END AS mfa";
+const USER_COLUMNS: &str = concat!(
+    "u.id, u.kind, u.first_name, u.last_name, u.email, u.description, m.role, m.created_at, CASE WHEN ",
+    crate::mfa::has_second_factor!(),
+    " THEN 1 ELSE 0 END AS mfa"
+);
 
 impl Store {
     /// Adds a person to the organization. A person already known to the installation (same

@@ -126,17 +126,18 @@ impl Store {
     }
 
     async fn load_token(&self, hash: &str) -> Result<Option<ResolvedToken>> {
-        let row = sqlx::query(
+        let row = sqlx::query(concat!(
             "SELECT t.id, t.user_id, t.organization_id, t.expires_at, t.last_used_at, t.last_used_ip, t.read_only, \
              t.allowed_ips, u.email, m.role, \
-             CASE WHEN o.require_mfa = 1 AND u.kind = 'personal' AND NOT EXISTS \
-               (SELECT 1 FROM user_mfa f WHERE f.user_id = u.id AND f.confirmed = 1) THEN 1 ELSE 0 END AS must_enrol \
+             CASE WHEN o.require_mfa = 1 AND u.kind = 'personal' AND NOT ",
+            crate::mfa::has_second_factor!(),
+            " THEN 1 ELSE 0 END AS must_enrol \
              FROM tokens t \
              JOIN users u ON u.id = t.user_id \
              JOIN organizations o ON o.id = t.organization_id \
              JOIN memberships m ON m.organization_id = t.organization_id AND m.user_id = t.user_id \
-             WHERE t.hash = $1 AND t.kind IN ('personal', 'programmatic', 'temporary')",
-        )
+             WHERE t.hash = $1 AND t.kind IN ('personal', 'programmatic', 'temporary')"
+        ))
         .bind(hash)
         .fetch_optional(&self.pool)
         .await

@@ -102,6 +102,20 @@ pub async fn register(
 }
 
 /// Argon2id is deliberately slow: keep it off the async worker threads.
+/// Whether `password` is the person's current password (false when they have none). The hash
+/// is checked off the async threads, like every Argon2 computation.
+pub(crate) async fn password_matches(
+    state: &AppState,
+    user: &orgplane_domain::ids::UserId,
+    password: String,
+) -> Result<bool, Error> {
+    let current = state.store.password_hash(user).await?;
+    let phc = current.clone().unwrap_or_else(|| secret::dummy_password_hash().to_string());
+    let verified =
+        tokio::task::spawn_blocking(move || secret::verify_password(&password, &phc)).await.map_err(Error::internal)?;
+    Ok(current.is_some() && verified)
+}
+
 pub(crate) async fn hash_password(password: String) -> Result<String, Error> {
     tokio::task::spawn_blocking(move || secret::hash_password(&password)).await.map_err(Error::internal)
 }

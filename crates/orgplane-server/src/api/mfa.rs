@@ -105,18 +105,22 @@ pub async fn disable(
     Ok(Reply::Done)
 }
 
-/// Whether the person has a confirmed second factor.
+/// Whether the person has a second factor: a confirmed TOTP or a security key.
 pub(crate) async fn enabled(state: &AppState, user: &UserId) -> Result<bool, Error> {
-    Ok(state.store.totp_state(user).await?.is_some_and(|t| t.confirmed))
+    Ok(state.store.totp_state(user).await?.is_some_and(|t| t.confirmed)
+        || !state.store.webauthn_keys(user).await?.is_empty())
 }
 
-/// Checks a second factor: a TOTP code (each time step accepted once) or an unused recovery
-/// code (used up). Fails with `MFA_NOT_ENABLED` when the person has none.
+/// Checks a code: a TOTP code (each time step accepted once) or an unused recovery code (used
+/// up; people with only security keys have them too). Fails with `MFA_NOT_ENABLED` when the
+/// person has no second factor.
 pub(crate) async fn verify_second_factor(state: &AppState, user: &UserId, code: &str) -> Result<bool, Error> {
+    if !enabled(state, user).await? {
+        return Err(Error::rule("MFA_NOT_ENABLED", "no second factor is enabled"));
+    }
     let totp = state.store.totp_state(user).await?.filter(|t| t.confirmed);
-    let Some(totp) = totp else { return Err(Error::rule("MFA_NOT_ENABLED", "no second factor is enabled")) };
     let trimmed = code.trim();
-    if trimmed.len() == 6 && trimmed.bytes().all(|b| b.is_ascii_digit()) {
+    if let Some(totp) = totp.filter(|_| trimmed.len() == 6 && trimmed.bytes().all(|b| b.is_ascii_digit())) {
         let seed = state.config.master_key.decrypt(&totp.secret_enc)?;
         return match mfa::check_code(&seed, trimmed, now_secs()) {
             Some(step) => state.store.use_totp_step(user, step as i64).await,

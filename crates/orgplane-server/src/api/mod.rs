@@ -13,6 +13,7 @@ pub mod oauth;
 pub mod ops;
 pub mod password;
 pub mod setup;
+pub mod webauthn;
 
 use crate::AppState;
 use serde::Serialize;
@@ -67,6 +68,11 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(oauth::token))
         .routes(routes!(mfa::enrol, mfa::disable))
         .routes(routes!(mfa::confirm))
+        .routes(routes!(webauthn::register))
+        .routes(routes!(webauthn::confirm))
+        .routes(routes!(webauthn::list))
+        .routes(routes!(webauthn::delete))
+        .routes(routes!(webauthn::challenge))
         .routes(routes!(password::change))
         .routes(routes!(password::request_reset))
         .routes(routes!(password::confirm_reset))

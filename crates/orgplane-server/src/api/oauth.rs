@@ -30,6 +30,13 @@ pub struct TokenRequest {
     /// The second factor (a TOTP code or a recovery code) when the person has MFA enabled.
     #[serde(alias = "mfaCode")]
     pub mfa_code: Option<String>,
+    /// Or a security key: the challenge from `POST /auth/mfa/webauthn/challenge`…
+    #[serde(alias = "webauthnChallengeId")]
+    pub webauthn_challenge_id: Option<String>,
+    /// …and the `PublicKeyCredential` from `navigator.credentials.get()` (JSON, or a JSON string).
+    #[serde(alias = "webauthnResponse")]
+    #[schema(value_type = Option<Object>)]
+    pub webauthn_response: Option<serde_json::Value>,
 }
 
 /// Organization ids arrive as text (forms) or numbers (JSON).
@@ -80,7 +87,16 @@ pub async fn token(
                     found
                 }
                 Err(e) => {
-                    if matches!(&e, Error::Invalid { code: "INVALID_CREDENTIALS" | "INVALID_MFA_CODE", .. }) {
+                    if matches!(
+                        &e,
+                        Error::Invalid {
+                            code: "INVALID_CREDENTIALS"
+                                | "INVALID_MFA_CODE"
+                                | "INVALID_WEBAUTHN_RESPONSE"
+                                | "INVALID_WEBAUTHN_CHALLENGE",
+                            ..
+                        }
+                    ) {
                         attempt.failed(&state).await?;
                     }
                     return Err(e.into());
@@ -158,37 +174,29 @@ async fn password_grant(state: &AppState, req: &TokenRequest) -> Result<(UserId,
         Some(OrgIdInput::Text(s)) => Some(OrgId::parse(s).map_err(|e| e.in_field("body"))?),
         Some(OrgIdInput::Number(n)) => Some(OrgId::parse(&n.to_string()).map_err(|e| e.in_field("body"))?),
     };
-    let bad_credentials = || Error::invalid("INVALID_CREDENTIALS", "body.username", "wrong email or password");
-    // An unknown email still pays for one hash verification, so timing does not reveal it.
-    let credentials = match validate::email("body.username", username) {
-        Ok(email) => state.store.find_credentials(&email.key).await?,
-        Err(_) => None,
-    };
-    // Failed attempts are recorded too: with the person when the email is theirs.
-    orgplane_store::audit::note(|d| d.user_email = Some(username.trim().chars().take(320).collect()));
-    if let Some(c) = &credentials {
-        crate::audit::note_person(&c.user_id, None);
-    }
-    let phc = credentials
-        .as_ref()
-        .and_then(|c| c.password_hash.clone())
-        .unwrap_or_else(|| secret::dummy_password_hash().to_string());
-    let verified =
-        tokio::task::spawn_blocking(move || secret::verify_password(&password, &phc)).await.map_err(Error::internal)?;
-    let user = match credentials {
-        Some(c) if verified && c.password_hash.is_some() => c.user_id,
-        _ => return Err(bad_credentials()),
-    };
+    let user = check_password(state, username, password).await?;
     if super::mfa::enabled(state, &user).await? {
-        let code = req.mfa_code.as_deref().ok_or_else(|| {
-            Error::invalid("MFA_REQUIRED", "body.mfa_code", "this account has a second factor: send mfa_code")
-        })?;
-        if !super::mfa::verify_second_factor(state, &user, code).await? {
-            return Err(Error::invalid(
-                "INVALID_MFA_CODE",
-                "body.mfa_code",
-                "the code is wrong, expired or already used",
-            ));
+        match (&req.webauthn_challenge_id, &req.webauthn_response, &req.mfa_code) {
+            (Some(challenge), Some(response), _) => {
+                super::webauthn::verify_sign_in(state, &user, challenge, response).await?;
+            }
+            (_, _, Some(code)) => {
+                if !super::mfa::verify_second_factor(state, &user, code).await? {
+                    return Err(Error::invalid(
+                        "INVALID_MFA_CODE",
+                        "body.mfa_code",
+                        "the code is wrong, expired or already used",
+                    ));
+                }
+            }
+            _ => {
+                return Err(Error::invalid(
+                    "MFA_REQUIRED",
+                    "body.mfa_code",
+                    "this account has a second factor: send mfa_code, or webauthn_challenge_id and \
+                     webauthn_response (from POST /auth/mfa/webauthn/challenge)",
+                ));
+            }
         }
     }
     let memberships = state.store.list_memberships(&user).await?;
@@ -205,4 +213,29 @@ async fn password_grant(state: &AppState, req: &TokenRequest) -> Result<(UserId,
     };
     crate::audit::note_org(org);
     Ok((user, org))
+}
+
+/// Checks an email and password; the person on success. An unknown email still pays for one
+/// hash verification, so timing does not reveal who has an account. Failed attempts are
+/// recorded in the audit trail with the person when the email is theirs.
+pub(crate) async fn check_password(state: &AppState, username: &str, password: String) -> Result<UserId, Error> {
+    let bad_credentials = || Error::invalid("INVALID_CREDENTIALS", "body.username", "wrong email or password");
+    let credentials = match validate::email("body.username", username) {
+        Ok(email) => state.store.find_credentials(&email.key).await?,
+        Err(_) => None,
+    };
+    orgplane_store::audit::note(|d| d.user_email = Some(username.trim().chars().take(320).collect()));
+    if let Some(c) = &credentials {
+        crate::audit::note_person(&c.user_id, None);
+    }
+    let phc = credentials
+        .as_ref()
+        .and_then(|c| c.password_hash.clone())
+        .unwrap_or_else(|| secret::dummy_password_hash().to_string());
+    let verified =
+        tokio::task::spawn_blocking(move || secret::verify_password(&password, &phc)).await.map_err(Error::internal)?;
+    match credentials {
+        Some(c) if verified && c.password_hash.is_some() => Ok(c.user_id),
+        _ => Err(bad_credentials()),
+    }
 }

@@ -34,12 +34,7 @@ pub async fn change(
 ) -> ApiResult<Reply> {
     let attempt = Attempt::new(Some(throttle::user_key(&caller.user_id)), ip);
     attempt.check(&state).await?;
-    let current = state.store.password_hash(&caller.user_id).await?;
-    let given = req.current_password.clone();
-    let phc = current.clone().unwrap_or_else(|| secret::dummy_password_hash().to_string());
-    let verified =
-        tokio::task::spawn_blocking(move || secret::verify_password(&given, &phc)).await.map_err(Error::internal)?;
-    if current.is_none() || !verified {
+    if !super::auth::password_matches(&state, &caller.user_id, req.current_password.clone()).await? {
         attempt.failed(&state).await?;
         return Err(
             Error::invalid("INVALID_CREDENTIALS", "body.currentPassword", "the current password is wrong").into()

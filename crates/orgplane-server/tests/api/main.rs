@@ -15,6 +15,7 @@ mod tenancy;
 mod throttle;
 mod tokens;
 mod users;
+mod webauthn;
 
 use orgplane_domain::access::OrgRole;
 use orgplane_domain::ids::{OrgId, UserId};

@@ -64,7 +64,7 @@ both_backends!(reset_links_work_once_for_an_hour, |app| {
     app.call("POST", "/auth/password/reset", None, Some(json!({"email": "RESET@example.com"}))).await.assert_ok();
     let mail = mail_to(&app, "RESET@example.com").await;
     assert_eq!(mail.len(), 1);
-    assert!(mail[0].text.contains("http://127.0.0.1:8080/reset-password?token=opl_"));
+    assert!(mail[0].text.contains("http://localhost:8080/reset-password?token=opl_"));
     let token = link_token(&mail[0]);
     let confirm = |password: &str| json!({"token": token, "newPassword": password});
     app.call("POST", "/auth/password/reset/confirm", None, Some(confirm("weak"))).await.assert_error(

@@ -329,7 +329,7 @@ pub async fn reset_mfa(
     if !user.mfa {
         return Err(Error::rule("MFA_NOT_ENABLED", "this person has no second factor").into());
     }
-    state.store.disable_totp(&user.user_id).await?;
+    state.store.reset_mfa(&user.user_id).await?;
     tracing::info!(user_id = %user.user_id, by = %caller.user_id, "second factor reset by an admin");
     Ok(Reply::Done)
 }
