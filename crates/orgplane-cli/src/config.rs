@@ -44,6 +44,11 @@ pub struct Config {
     /// Lets audit webhooks reach loopback and private addresses (off: an organization admin
     /// could otherwise make the server call internal services).
     pub webhook_allow_private_addresses: bool,
+    /// Where Azure service principals are proven (the identity platform and Resource Manager).
+    pub azure_authority: String,
+    pub azure_management_endpoint: String,
+    /// Comma-separated hosts (`host` or `host:port`) a GCP key's `token_uri` may name.
+    pub gcp_token_hosts: String,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -91,6 +96,9 @@ impl Default for Config {
             public_url: "http://localhost:8080".into(),
             master_key: None,
             webhook_allow_private_addresses: false,
+            azure_authority: "https://login.microsoftonline.com".into(),
+            azure_management_endpoint: "https://management.azure.com".into(),
+            gcp_token_hosts: "oauth2.googleapis.com".into(),
         }
     }
 }
@@ -118,6 +126,9 @@ const ENV_KEYS: &[&str] = &[
     "public_url",
     "master_key",
     "webhook_allow_private_addresses",
+    "azure_authority",
+    "azure_management_endpoint",
+    "gcp_token_hosts",
 ];
 
 impl Config {
@@ -191,6 +202,19 @@ impl Config {
                 region: self.aws_region.clone(),
                 access_key_id: self.aws_access_key_id.clone(),
                 secret_access_key: self.aws_secret_access_key.clone(),
+            },
+            azure: orgplane_cloud::AzureConfig {
+                authority: self.azure_authority.clone(),
+                management_endpoint: self.azure_management_endpoint.clone(),
+            },
+            gcp: orgplane_cloud::GcpConfig {
+                token_hosts: self
+                    .gcp_token_hosts
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|h| !h.is_empty())
+                    .map(str::to_string)
+                    .collect(),
             },
         })
     }

@@ -1,6 +1,28 @@
 //! Proves cloud credentials before orgplane saves them. AWS: a real, SigV4-signed
 //! `sts:AssumeRole` with the account's external id, against a configurable endpoint (AWS itself in
-//! production, an emulator in tests).
+//! production, an emulator in tests). Azure (`azure.rs`) and GCP (`gcp.rs`): real token requests.
+
+pub mod azure;
+pub mod gcp;
+
+pub use azure::{AzureChecker, AzureConfig, AzurePrincipal};
+pub use gcp::{GcpChecker, GcpConfig};
+
+/// The HTTP client for identity providers: bounded time, no redirects (a redirect could lead
+/// the server somewhere the checks did not allow).
+fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(15))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("the HTTP client builds")
+}
+
+/// A provider that could not be reached is a 502-class fault of the path, not of the input; it is
+/// still reported with the provider's name so the customer knows what failed.
+fn unreachable(provider: &'static str) -> impl Fn(reqwest::Error) -> Error {
+    move |e| Error::rule("CLOUD_PROVIDER_UNREACHABLE", format!("{provider} could not be reached: {e}"))
+}
 
 use aws_credential_types::Credentials;
 use aws_sdk_sts::config::{BehaviorVersion, Region};

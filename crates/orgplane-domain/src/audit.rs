@@ -86,6 +86,11 @@ pub fn kind_for(method: &str, route: &str) -> Option<Kind> {
             kind("setup:setAccountCredentials", "Create AWS external id", "account")
         }
         ("POST", "/setup/credentials/aws") => kind("setup:setAccountCredentials", "Set AWS credentials", "account"),
+        ("POST", "/azure/setup/credentials") => kind("setup:setAccountCredentials", "Set Azure credentials", "account"),
+        ("POST", "/azure/setup/tenant/credentials") => {
+            kind("setup:setAccountCredentials", "Set Azure tenant credentials", "account")
+        }
+        ("POST", "/gcp/setup/credentials") => kind("setup:setAccountCredentials", "Set GCP credentials", "account"),
         ("POST", "/setup/user") => kind("setup:createUser", "Create user", "user"),
         ("POST", "/setup/user/programmatic") => {
             kind("setup:createProgrammaticUser", "Create programmatic user", "user")

@@ -93,3 +93,86 @@ mod tests {
         assert_eq!(account_of_assumed_role("nonsense"), None);
     }
 }
+
+/// An Azure id (tenant, client/application, subscription): a GUID, returned lower-case.
+pub fn guid(field: &str, s: &str) -> Result<String, Error> {
+    let s = s.trim();
+    let groups: Vec<&str> = s.split('-').collect();
+    let lengths = [8, 4, 4, 4, 12];
+    let ok = groups.len() == 5
+        && groups.iter().zip(lengths).all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()));
+    if !ok {
+        return Err(Error::validation(field, format!("\"{field}\" must be a GUID (8-4-4-4-12 hex digits)")));
+    }
+    Ok(s.to_ascii_lowercase())
+}
+
+/// How a stored client secret is shown: its first three characters, as Spot does.
+pub fn mask_secret(secret: &str) -> String {
+    let shown: String = secret.chars().take(3).collect();
+    format!("{shown}****")
+}
+
+/// A GCP service-account key file, with Google's snake_case names (kept verbatim, as Spot's
+/// SDKs send them).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ServiceAccount {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub project_id: String,
+    pub private_key_id: String,
+    pub private_key: String,
+    pub client_email: String,
+    pub client_id: String,
+    #[serde(default)]
+    pub auth_uri: String,
+    pub token_uri: String,
+    #[serde(default)]
+    pub auth_provider_x509_cert_url: String,
+    #[serde(default)]
+    pub client_x509_cert_url: String,
+}
+
+impl ServiceAccount {
+    /// Checks the fields that can be checked without the network. `field` is the object's path.
+    pub fn check(&self, field: &str) -> Result<(), Error> {
+        let f = |name: &str| format!("{field}.{name}");
+        if self.kind != "service_account" {
+            return Err(Error::validation(f("type"), "\"type\" must be service_account"));
+        }
+        let project_ok = (6..=30).contains(&self.project_id.len())
+            && self.project_id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !project_ok {
+            return Err(Error::validation(f("project_id"), "\"project_id\" is not a GCP project id"));
+        }
+        crate::validate::email(&f("client_email"), &self.client_email)?;
+        if !self.private_key.contains("-----BEGIN PRIVATE KEY-----") {
+            return Err(Error::validation(f("private_key"), "\"private_key\" must be a PEM PKCS#8 private key"));
+        }
+        for (name, value) in [("private_key_id", &self.private_key_id), ("client_id", &self.client_id)] {
+            if value.trim().is_empty() || value.len() > 200 {
+                return Err(Error::validation(f(name), format!("\"{name}\" is required")));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod azure_gcp_tests {
+    use super::*;
+
+    #[test]
+    fn guids_are_checked_and_lowercased() {
+        assert_eq!(guid("f", "A1B2C3D4-0000-4000-8000-00000000ABCD").unwrap(), "a1b2c3d4-0000-4000-8000-00000000abcd");
+        for bad in ["", "not-a-guid", "a1b2c3d4-0000-4000-8000-00000000abc", "g1b2c3d4-0000-4000-8000-00000000abcd"] {
+            assert!(guid("f", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn secrets_are_masked() {
+        assert_eq!(mask_secret("abcdefgh"), "abc****");
+        assert_eq!(mask_secret("ab"), "ab****");
+    }
+}

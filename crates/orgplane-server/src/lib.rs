@@ -33,6 +33,10 @@ pub struct ServerConfig {
     pub rate_limit_per_minute: u32,
     /// How AWS roles are validated.
     pub aws: orgplane_cloud::AwsConfig,
+    /// Where Azure principals are proven.
+    pub azure: orgplane_cloud::AzureConfig,
+    /// Which token endpoints GCP keys may name.
+    pub gcp: orgplane_cloud::GcpConfig,
     /// Where people reach this installation; links in emails start with it.
     pub public_url: String,
     /// Encrypts secrets that must be read back (TOTP seeds).
@@ -45,6 +49,8 @@ impl Default for ServerConfig {
             signup_open: true,
             rate_limit_per_minute: 1000,
             aws: Default::default(),
+            azure: Default::default(),
+            gcp: Default::default(),
             public_url: "http://localhost:8080".into(),
             master_key: orgplane_domain::secretbox::MasterKey::generate(),
         }
@@ -57,6 +63,8 @@ pub struct AppState {
     pub config: Arc<ServerConfig>,
     pub rate_limiter: Arc<rate_limit::RateLimiter>,
     pub aws: Arc<orgplane_cloud::AwsChecker>,
+    pub azure: Arc<orgplane_cloud::AzureChecker>,
+    pub gcp: Arc<orgplane_cloud::GcpChecker>,
     /// `None` when `public_url` cannot be a WebAuthn relying party (an IP address).
     pub webauthn: Option<Arc<orgplane_webauthn::Verifier>>,
 }
@@ -72,7 +80,9 @@ pub fn app(store: Store, config: ServerConfig) -> Router {
             None
         }
     };
-    let state = AppState { store, config: Arc::new(config), rate_limiter, aws, webauthn };
+    let azure = Arc::new(orgplane_cloud::AzureChecker::new(config.azure.clone()));
+    let gcp = Arc::new(orgplane_cloud::GcpChecker::new(config.gcp.clone()));
+    let state = AppState { store, config: Arc::new(config), rate_limiter, aws, azure, gcp, webauthn };
     let (router, openapi) = api::router().split_for_parts();
     router
         .route_layer(middleware::from_fn_with_state(state.clone(), audit::record))

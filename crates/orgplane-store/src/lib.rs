@@ -26,7 +26,7 @@ use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
 use std::time::Duration;
 
-pub use cloud::AwsConnection;
+pub use cloud::{AwsConnection, AzureConnection, GcpConnection};
 pub use iam::{GroupSummary, StoredPolicy};
 pub use mfa::{Ceremony, TotpState, WebauthnKey};
 pub use orgs::{NewPerson, NewRegistration};

@@ -18,6 +18,7 @@ use tower::ServiceExt;
 pub use orgplane_store;
 pub use orgplane_store::Store;
 
+pub mod identity;
 pub mod peers;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +77,16 @@ impl TestDb {
 }
 
 impl TestDb {
+    /// The values of a one-column text query, read on a connection of its own.
+    pub async fn raw_texts(&self, sql: &str) -> Vec<String> {
+        use sqlx::Row;
+        sqlx::any::install_default_drivers();
+        let mut conn = sqlx::AnyConnection::connect(&self.url).await.expect("connect to the test database");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql.to_string())).fetch_all(&mut conn).await.expect("raw SQL");
+        conn.close().await.ok();
+        rows.iter().map(|r| r.try_get::<String, _>(0).expect("a text column")).collect()
+    }
+
     /// Runs SQL on a connection of its own, as someone with direct database access would
     /// (tests that tamper with rows or break a table).
     pub async fn raw_sql(&self, sql: &str) {

@@ -7,7 +7,9 @@
 
 pub mod audit;
 pub mod auth;
+pub mod azure;
 pub mod docs;
+pub mod gcp;
 pub mod mfa;
 pub mod oauth;
 pub mod ops;
@@ -38,7 +40,7 @@ use utoipa_axum::routes;
         (name = "users", description = "Spot /setup/user, /setup/organization/user, /setup/accountUserMapping"),
         (name = "policies", description = "Spot /setup/access/policy, policyAction, explain"),
         (name = "groups", description = "Spot /setup/access/userGroup"),
-        (name = "credentials", description = "Spot /setup/credentials/aws"),
+        (name = "credentials", description = "Spot /setup/credentials/aws, /azure/setup/credentials, /gcp/setup/credentials"),
         (name = "audit", description = "Spot /audit/events, export and webhook"),
     )
 )]
@@ -114,6 +116,12 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(setup::credentials::mint_external_id))
         .routes(routes!(setup::credentials::get_external_id))
         .routes(routes!(setup::credentials::set_aws, setup::credentials::get_aws))
+        .routes(routes!(azure::set, azure::get))
+        .routes(routes!(azure::validate_credentials))
+        .routes(routes!(azure::set_tenant))
+        .routes(routes!(azure::validate_tenant))
+        .routes(routes!(gcp::set, gcp::get))
+        .routes(routes!(gcp::validate_credentials))
         .routes(routes!(audit::list))
         .routes(routes!(audit::export))
         .routes(routes!(audit::set_webhook, audit::get_webhook, audit::delete_webhook))

@@ -4,6 +4,7 @@ mod access;
 mod accounts;
 mod audit;
 mod bad_input;
+mod cloud;
 mod credentials;
 mod envelope;
 mod mfa;

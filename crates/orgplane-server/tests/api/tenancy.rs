@@ -71,6 +71,14 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/setup/credentials/aws/externalId/{accountId}"),
     ("POST", "/setup/credentials/aws?accountId={accountId}"),
     ("GET", "/setup/credentials/aws?accountId={accountId}"),
+    ("POST", "/azure/setup/credentials?accountId={accountId}"),
+    ("GET", "/azure/setup/credentials?accountId={accountId}"),
+    ("POST", "/azure/setup/credentials/validation?accountId={accountId}"),
+    ("POST", "/azure/setup/tenant/credentials?accountId={accountId}"),
+    ("POST", "/azure/setup/tenant/credentials/validation?accountId={accountId}"),
+    ("POST", "/gcp/setup/credentials?accountId={accountId}"),
+    ("GET", "/gcp/setup/credentials?accountId={accountId}"),
+    ("POST", "/gcp/setup/credentials/validation?accountId={accountId}"),
     ("GET", "/audit/events?fromDate=0&toDate=99999999999999"),
     ("GET", "/audit/events/export?format=jsonl"),
     ("PUT", "/audit/webhook"),
@@ -82,6 +90,11 @@ fn body_for(method: &str, path: &str) -> Option<Value> {
     match (method, path) {
         ("POST", "/auth/tokens") => Some(json!({"name": "intruder"})),
         ("PUT", "/audit/webhook") => Some(json!({"url": "https://hooks.example.com/intruder"})),
+        // Well-formed bodies, so that only the account check can refuse them.
+        ("POST", p) if p.starts_with("/azure/setup/") => Some(json!({
+            "clientId": "0f3c1b2a-1111-4222-8333-444455556666", "clientSecret": "s3cret-value",
+            "tenantId": "72f988bf-86f1-41af-91ab-2d7cd011db47", "subscriptionId": "a1b2c3d4-0000-4000-8000-00000000abcd",
+            "expirationDate": "2099-01-01T00:00:00Z"})),
         ("PUT", "/setup/organization/{organizationId}") => Some(json!({"organization": {"name": "Pwned"}})),
         ("PUT", "/setup/organization/{organizationId}/security") => Some(json!({"requireMfa": true})),
         ("POST", "/setup/organization") => Some(json!({"organization": {"name": "Intruder Org"}})),

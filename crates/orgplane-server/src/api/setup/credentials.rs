@@ -162,7 +162,7 @@ pub async fn get_aws(State(state): State<AppState>, Auth(caller): Auth, q: Query
 }
 
 /// Checks `action` on the account, then that it is one of the caller's organization's accounts.
-async fn account_for(
+pub(crate) async fn account_for(
     state: &AppState,
     caller: &Caller,
     account: &AccountId,
