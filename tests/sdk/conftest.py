@@ -17,6 +17,8 @@ import uuid
 import pytest
 import requests
 
+from identity import IdentityProviders
+
 BIN = os.environ.get("ORGPLANE_BIN", "/var/tmp/orgplane-target/debug/orgplane")
 MOTO = os.environ.get("ORGPLANE_MOTO_SERVER", os.path.join(os.path.dirname(os.path.realpath(__import__("sys").executable)), "moto_server"))
 PG_URL = os.environ.get("ORGPLANE_TEST_POSTGRES_URL", "")
@@ -65,14 +67,21 @@ def moto():
     proc.wait(timeout=10)
 
 
+@pytest.fixture(scope="session")
+def idp():
+    providers = IdentityProviders()
+    yield providers
+    providers.stop()
+
+
 class Server:
-    def __init__(self, backend, sts_endpoint):
+    def __init__(self, backend, sts_endpoint, idp):
         self.proc = None
         self.log = None
         self.dir = None
         self.db_name = None
         try:
-            self._start(backend, sts_endpoint)
+            self._start(backend, sts_endpoint, idp)
         except BaseException:
             # A failed start must not leave its directory or database behind.
             if self.proc is not None:
@@ -88,7 +97,7 @@ class Server:
         if self.dir:
             shutil.rmtree(self.dir, ignore_errors=True)
 
-    def _start(self, backend, sts_endpoint):
+    def _start(self, backend, sts_endpoint, idp):
         self.backend = backend
         self.dir = tempfile.mkdtemp(prefix="orgplane-sdk-")
         self.db_name = None
@@ -112,6 +121,9 @@ class Server:
             ORGPLANE_AWS_STS_ENDPOINT=sts_endpoint,
             ORGPLANE_AWS_ACCESS_KEY_ID="AKIAORGPLANESDKTEST1",
             ORGPLANE_AWS_SECRET_ACCESS_KEY="orgplane-sdk-test-secret",
+            ORGPLANE_AZURE_AUTHORITY=idp.url,
+            ORGPLANE_AZURE_MANAGEMENT_ENDPOINT=idp.url,
+            ORGPLANE_GCP_TOKEN_HOSTS=idp.host,
         )
         self.proc = subprocess.Popen(self.args + ["serve", "--listen", f"127.0.0.1:{self.port}"], stdout=self.log, stderr=self.log, env=env)
         deadline = time.time() + 30
@@ -148,7 +160,7 @@ class Server:
 
 
 @pytest.fixture(params=BACKENDS, scope="module")
-def server(request, moto):
-    s = Server(request.param, moto)
+def server(request, moto, idp):
+    s = Server(request.param, moto, idp)
     yield s
     s.stop()

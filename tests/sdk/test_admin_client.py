@@ -228,3 +228,52 @@ def test_aws_credentials_through_setup_aws(server):
     with pytest.raises(SpotinstClientException) as exc:
         aws.set_credentials("arn:aws:iam::123:role/too-short-account")
     assert error_of(exc)[1]["field"] == "body.credentials.iamRole"
+
+
+# ---- Azure and GCP credentials (the setup_azure and setup_gcp clients, unchanged) ----
+
+def test_azure_credentials_through_setup_azure(server, idp):
+    from spotinst_sdk2.models.setup.azure import AzureCredentials
+    import identity
+    account = admin(server).create_account("Azure via setup_azure")["id"]
+    session = SpotinstSession(auth_token=server.token, base_url=server.base_url, account_id=account)
+    azure = session.client("setup_azure", print_output=False)
+    good = AzureCredentials(client_id=identity.CLIENT, client_secret=identity.SECRET,
+                            tenant_id=identity.TENANT, subscription_id=identity.SUBSCRIPTION)
+    assert azure.validate_credentials(good)["code"] == 200
+    assert azure.set_credentials(good)["code"] == 200
+    stored = server.items(f"/azure/setup/credentials?accountId={account}")[0]
+    assert stored["subscriptionId"] == identity.SUBSCRIPTION and stored["clientSecret"] == identity.SECRET[:3] + "****"
+    assert server.items(f"/setup/account/{account}")[0]["cloudProvider"] == "AZURE"
+    bad = AzureCredentials(client_id=identity.CLIENT, client_secret="wrong", tenant_id=identity.TENANT,
+                           subscription_id=identity.SUBSCRIPTION)
+    with pytest.raises(SpotinstClientException) as exc:
+        azure.set_credentials(bad)
+    assert error_of(exc)[1]["code"] == "AZURE_INVALID_CLIENT_SECRET"
+
+
+def test_gcp_credentials_through_setup_gcp(server, idp):
+    from spotinst_sdk2.models.setup.gcp import GcpCredentials, ServiceAccount
+    import identity
+    account = admin(server).create_account("GCP via setup_gcp")["id"]
+    session = SpotinstSession(auth_token=server.token, base_url=server.base_url, account_id=account)
+    gcp = session.client("setup_gcp", print_output=False)
+
+    def key(token_uri):
+        return GcpCredentials(serviceAccount=ServiceAccount(
+            type="service_account", project_id="orgplane-sdk-123", private_key_id="0a1b2c3d",
+            private_key=idp.private_pem, client_email=identity.CLIENT_EMAIL, client_id="104729381734918237",
+            auth_uri="https://accounts.google.com/o/oauth2/auth", token_uri=token_uri,
+            auth_provider_x509_cert_url="https://www.googleapis.com/oauth2/v1/certs",
+            client_x509_cert_url="https://www.googleapis.com/robot/v1/metadata/x509/orgplane"))
+
+    before = idp.gcp_exchanges
+    assert gcp.validate_credentials(key(idp.url + "/token"))["code"] == 200
+    assert gcp.set_credentials(key(idp.url + "/token"))["code"] == 200
+    assert idp.gcp_exchanges == before + 2
+    stored = server.items(f"/gcp/setup/credentials?accountId={account}")[0]
+    assert stored["client_email"] == identity.CLIENT_EMAIL and "private_key" not in stored
+    assert server.items(f"/setup/account/{account}")[0]["providerExternalId"] == "orgplane-sdk-123"
+    with pytest.raises(SpotinstClientException) as exc:
+        gcp.set_credentials(key("https://metadata.google.internal/token"))
+    assert error_of(exc)[1]["code"] == "GCP_TOKEN_URI_NOT_ALLOWED"
