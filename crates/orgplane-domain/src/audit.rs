@@ -72,6 +72,12 @@ pub fn kind_for(method: &str, route: &str) -> Option<Kind> {
         ("POST", "/setup/account") => kind("setup:createAccount", "Create account", "account"),
         ("PUT", "/setup/account/{accountId}") => kind("setup:updateAccount", "Update account", "account"),
         ("DELETE", "/setup/account/{accountId}") => kind("setup:deleteAccount", "Delete account", "account"),
+        ("PUT", "/setup/account/{accountId}/notifications") => {
+            kind("setup:updateAccount", "Update notification settings", "account")
+        }
+        ("POST", "/setup/account/{accountId}/notifications/test") => {
+            kind("setup:updateAccount", "Send test notification", "account")
+        }
         ("POST", "/setup/account/{accountId}/user") => {
             kind("setup:attachAccountUser", "Add users to account", "account")
         }

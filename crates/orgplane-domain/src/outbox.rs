@@ -24,6 +24,8 @@ pub enum Channel {
     Email,
     /// An HTTP POST of an audit event to an organization's webhook, HMAC-signed.
     Webhook,
+    /// A Slack incoming-webhook message.
+    Slack,
 }
 
 impl Channel {
@@ -31,6 +33,7 @@ impl Channel {
         match self {
             Channel::Email => "email",
             Channel::Webhook => "webhook",
+            Channel::Slack => "slack",
         }
     }
 
@@ -38,6 +41,7 @@ impl Channel {
         match s {
             "email" => Some(Channel::Email),
             "webhook" => Some(Channel::Webhook),
+            "slack" => Some(Channel::Slack),
             _ => None,
         }
     }

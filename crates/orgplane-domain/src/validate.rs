@@ -96,6 +96,16 @@ pub fn webhook_url(field: &str, s: &str) -> Result<String, Error> {
     Ok(s.to_string())
 }
 
+/// A Slack incoming-webhook URL: as `webhook_url`, and https only (Slack serves nothing else;
+/// a plain-http URL would send messages in the clear).
+pub fn slack_webhook_url(field: &str, s: &str) -> Result<String, Error> {
+    let url = webhook_url(field, s)?;
+    if !url.starts_with("https://") {
+        return Err(Error::validation(field, format!("\"{field}\" must be an https URL")));
+    }
+    Ok(url)
+}
+
 /// A CIDR block (`10.0.0.0/8`, `2001:db8::/32`) or a single address, normalised to CIDR form.
 pub fn cidr(field: &str, s: &str) -> Result<String, Error> {
     let bad = || Error::validation(field, format!("\"{s}\" is not an IP address or CIDR block"));

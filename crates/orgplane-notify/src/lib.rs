@@ -71,6 +71,14 @@ impl Mailer {
     }
 }
 
+/// Why a delivery failed: worth retrying, or refused for good (a removed Slack channel), which
+/// ends the message at once — it is listed with the dead ones, not retried for hours.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    Retry(String),
+    Permanent(String),
+}
+
 /// The outbox worker.
 pub struct Worker {
     store: Store,
@@ -95,7 +103,7 @@ impl Worker {
     }
 
     fn channels(&self) -> Vec<Channel> {
-        let mut channels = vec![Channel::Webhook];
+        let mut channels = vec![Channel::Webhook, Channel::Slack];
         if self.mailer.is_some() {
             channels.push(Channel::Email);
         }
@@ -112,9 +120,13 @@ impl Worker {
                     self.store.mark_sent(message.id).await?;
                     pass.sent += 1;
                 }
-                Err(error) => {
-                    tracing::warn!(id = message.id, attempts = message.attempts + 1, %error, "delivery failed");
-                    match self.store.mark_failed(&message, &error).await? {
+                Err(failure) => {
+                    let (error, permanent) = match failure {
+                        Failure::Retry(e) => (e, false),
+                        Failure::Permanent(e) => (e, true),
+                    };
+                    tracing::warn!(id = message.id, attempts = message.attempts + 1, %error, permanent, "delivery failed");
+                    match self.store.mark_failed(&message, &error, permanent).await? {
                         Status::Dead => pass.dead += 1,
                         _ => pass.retrying += 1,
                     }
@@ -124,14 +136,16 @@ impl Worker {
         Ok(pass)
     }
 
-    async fn deliver(&self, message: &OutboxMessage) -> std::result::Result<(), String> {
+    async fn deliver(&self, message: &OutboxMessage) -> std::result::Result<(), Failure> {
         match message.channel {
             Channel::Email => {
-                let mailer = self.mailer.as_ref().ok_or("no SMTP server is configured")?;
-                let email: Email = serde_json::from_str(&message.payload).map_err(|e| format!("stored email: {e}"))?;
-                mailer.send(&email).await
+                let mailer = self.mailer.as_ref().ok_or(Failure::Retry("no SMTP server is configured".into()))?;
+                let email: Email = serde_json::from_str(&message.payload)
+                    .map_err(|e| Failure::Permanent(format!("stored email: {e}")))?;
+                mailer.send(&email).await.map_err(Failure::Retry)
             }
-            Channel::Webhook => self.webhooks.send(&message.payload).await,
+            Channel::Webhook => self.webhooks.send(&message.payload).await.map_err(Failure::Retry),
+            Channel::Slack => self.webhooks.send_slack(&message.payload).await,
         }
     }
 

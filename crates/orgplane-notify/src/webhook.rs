@@ -6,6 +6,7 @@
 use orgplane_domain::audit::webhook_signature;
 use orgplane_domain::secretbox::MasterKey;
 use orgplane_store::audit::WebhookDelivery;
+use orgplane_store::notifications::SlackDelivery;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -80,10 +81,37 @@ impl WebhookSender {
         Ok(WebhookSender { client, master_key, allow_private })
     }
 
-    pub async fn send(&self, payload: &str) -> Result<(), String> {
-        let delivery: WebhookDelivery = serde_json::from_str(payload).map_err(|e| format!("stored delivery: {e}"))?;
-        let url = reqwest::Url::parse(&delivery.url).map_err(|e| format!("webhook URL: {e}"))?;
-        // The resolver only sees names; an address written in the URL is checked here.
+    /// Posts a Slack message. Slack's refusals that will not change (`no_service`,
+    /// `channel_is_archived`, `invalid_token`, a malformed payload) end the message at once.
+    pub async fn send_slack(&self, payload: &str) -> Result<(), crate::Failure> {
+        use crate::Failure;
+        let delivery: SlackDelivery =
+            serde_json::from_str(payload).map_err(|e| Failure::Permanent(format!("stored Slack message: {e}")))?;
+        let url = self.checked_url(&delivery.url).map_err(Failure::Permanent)?;
+        let res = self
+            .client
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(delivery.body)
+            .send()
+            .await
+            .map_err(|e| Failure::Retry(format!("Slack request: {e}")))?;
+        let status = res.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let said = res.text().await.unwrap_or_default().chars().take(200).collect::<String>();
+        let error = format!("Slack answered HTTP {}: {said}", status.as_u16());
+        match status.as_u16() {
+            400 | 403 | 404 | 410 => Err(Failure::Permanent(error)),
+            _ => Err(Failure::Retry(error)),
+        }
+    }
+
+    /// Parses a delivery URL and refuses internal addresses written in it (names are checked
+    /// by the resolver).
+    fn checked_url(&self, url: &str) -> Result<reqwest::Url, String> {
+        let url = reqwest::Url::parse(url).map_err(|e| format!("URL: {e}"))?;
         let literal = match url.host() {
             Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
             Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
@@ -92,6 +120,12 @@ impl WebhookSender {
         if !self.allow_private && literal.is_some_and(is_internal) {
             return Err(format!("refusing to deliver to the internal address {}", url.host_str().unwrap_or("")));
         }
+        Ok(url)
+    }
+
+    pub async fn send(&self, payload: &str) -> Result<(), String> {
+        let delivery: WebhookDelivery = serde_json::from_str(payload).map_err(|e| format!("stored delivery: {e}"))?;
+        let url = self.checked_url(&delivery.url)?;
         let secret = self.master_key.decrypt(&delivery.secret).map_err(|e| format!("webhook secret: {e}"))?;
         let secret = String::from_utf8(secret).map_err(|_| "webhook secret is not text".to_string())?;
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();

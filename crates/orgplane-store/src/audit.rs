@@ -211,6 +211,7 @@ async fn append(conn: &mut AnyConnection, draft: &Draft, status: i64) -> std::re
         crate::outbox::insert(&mut *conn, Channel::Webhook, &serde_json::to_string(&delivery).expect("serialises"))
             .await?;
     }
+    crate::notifications::enqueue_for(conn, &event).await?;
     Ok(event)
 }
 

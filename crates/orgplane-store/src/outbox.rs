@@ -17,34 +17,27 @@ impl Store {
     /// takes them, and after it a crashed worker's messages are due again.
     pub async fn claim_due(&self, channels: &[Channel], limit: i64, lease_ms: i64) -> Result<Vec<OutboxMessage>> {
         let now = now_ms();
-        // Two channels exist; a worker asks for one or both.
-        let (Some(first), second) = (channels.first().map(|c| c.as_str()), channels.get(1).map(|c| c.as_str())) else {
+        if channels.is_empty() {
             return Ok(Vec::new());
+        }
+        // The worker names the channels it can deliver: `$4, $5, …`.
+        let wanted = (0..channels.len()).map(|i| format!("${}", i + 4)).collect::<Vec<_>>().join(", ");
+        // SKIP LOCKED lets several replicas' workers share the queue without waiting; SQLite has
+        // one writer at a time, so there the UPDATE is atomic on its own.
+        let lock = match self.backend {
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
         };
-        let second = second.unwrap_or(first);
-        let sql = match self.backend {
-            // SKIP LOCKED lets several replicas' workers share the queue without waiting.
-            Backend::Postgres => {
-                "UPDATE outbox SET next_attempt_at = $1 WHERE id IN (SELECT id FROM outbox \
-                 WHERE status = 'pending' AND next_attempt_at <= $2 AND (channel = $4 OR channel = $5) ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) \
-                 RETURNING id, channel, payload, status, attempts, last_error"
-            }
-            // SQLite has one writer at a time: the UPDATE is atomic on its own.
-            Backend::Sqlite => {
-                "UPDATE outbox SET next_attempt_at = $1 WHERE id IN (SELECT id FROM outbox \
-                 WHERE status = 'pending' AND next_attempt_at <= $2 AND (channel = $4 OR channel = $5) ORDER BY id LIMIT $3) \
-                 RETURNING id, channel, payload, status, attempts, last_error"
-            }
-        };
-        let rows = sqlx::query(sql)
-            .bind(now + lease_ms)
-            .bind(now)
-            .bind(limit)
-            .bind(first)
-            .bind(second)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db)?;
+        let sql = format!(
+            "UPDATE outbox SET next_attempt_at = $1 WHERE id IN (SELECT id FROM outbox \
+             WHERE status = 'pending' AND next_attempt_at <= $2 AND channel IN ({wanted}) ORDER BY id LIMIT $3{lock}) \
+             RETURNING id, channel, payload, status, attempts, last_error"
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now + lease_ms).bind(now).bind(limit);
+        for channel in channels {
+            query = query.bind(channel.as_str());
+        }
+        let rows = query.fetch_all(&self.pool).await.map_err(db)?;
         let mut claimed = rows.iter().map(message_row).collect::<Result<Vec<_>>>()?;
         claimed.sort_by_key(|m| m.id);
         Ok(claimed)
@@ -60,10 +53,11 @@ impl Store {
         Ok(())
     }
 
-    /// Records a failed attempt: retried later with back-off, or dead after the last attempt.
-    pub async fn mark_failed(&self, message: &OutboxMessage, error: &str) -> Result<Status> {
+    /// Records a failed attempt: retried later with back-off, or dead after the last attempt —
+    /// or at once when `permanent` (the receiver said it will never accept it).
+    pub async fn mark_failed(&self, message: &OutboxMessage, error: &str, permanent: bool) -> Result<Status> {
         let attempts = message.attempts + 1;
-        let (status, next) = match retry_delay_ms(attempts) {
+        let (status, next) = match retry_delay_ms(attempts).filter(|_| !permanent) {
             Some(delay) => (Status::Pending, now_ms() + delay),
             None => (Status::Dead, now_ms()),
         };

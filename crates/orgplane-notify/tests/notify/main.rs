@@ -199,3 +199,69 @@ both_backends!(a_failing_webhook_is_retried_and_internal_targets_are_refused, |a
     assert_eq!(pass.sent, 0);
     assert!(received.try_recv().is_err(), "nothing reached the receiver");
 });
+
+/// A Slack-like receiver answering `status` with Slack's body for it.
+async fn slack_receiver(status: u16, body: &'static str) -> (u16, tokio::sync::mpsc::UnboundedReceiver<String>) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let hook = move |payload: String| {
+        let tx = tx.clone();
+        async move {
+            let _ = tx.send(payload);
+            (axum::http::StatusCode::from_u16(status).unwrap(), body)
+        }
+    };
+    let router = axum::Router::new().route("/services/T1/B1/x", axum::routing::post(hook));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    (port, rx)
+}
+
+/// An organization whose default account posts to `slack`; returns it and that account.
+async fn org_with_slack(store: &Store, slack: &str) -> (OrgId, orgplane_domain::ids::AccountId) {
+    let org = hooked_org(store, &MasterKey::generate(), "https://hooks.example.com/unused").await;
+    let account = store.default_account(org).await.unwrap().id;
+    store.update_account(org, &account, None, Some(&[slack.to_string()])).await.unwrap();
+    (org, account)
+}
+
+both_backends!(notifications_reach_slack_and_email, |app| {
+    let Some(smtp) = Smtp::start() else { return };
+    let store: Store = app.store().clone();
+    let (port, mut slack) = slack_receiver(200, "ok").await;
+    let (org, account) = org_with_slack(&store, &format!("http://127.0.0.1:{port}/services/T1/B1/x")).await;
+    store.send_test_notification(org, &account, Some("ops@example.com")).await.unwrap();
+    let worker = Worker::new(
+        store.clone(),
+        Some(Mailer::new(&config(smtp.port)).unwrap()),
+        WebhookSender::new(MasterKey::generate(), true).unwrap(),
+    );
+    let pass = worker.run_once().await.unwrap();
+    assert_eq!((pass.sent, pass.retrying, pass.dead), (2, 0, 0), "one email (the admin) and one Slack message");
+    let posted: serde_json::Value = serde_json::from_str(&slack.recv().await.unwrap()).unwrap();
+    assert_eq!(posted["blocks"][0]["text"]["text"], "[orgplane] Hooked: Test notification");
+    let mail = smtp.messages();
+    assert_eq!(mail.len(), 1);
+    assert!(mail[0].contains("Test notification") && mail[0].contains("hook-owner@example.com"));
+});
+
+both_backends!(a_removed_slack_channel_is_given_up_at_once_and_a_flaky_one_retried, |app| {
+    let store: Store = app.store().clone();
+    let (gone, _) = slack_receiver(404, "no_service").await;
+    let (org, account) = org_with_slack(&store, &format!("http://127.0.0.1:{gone}/services/T1/B1/x")).await;
+    store.send_test_notification(org, &account, None).await.unwrap();
+    let worker = Worker::new(store.clone(), None, WebhookSender::new(MasterKey::generate(), true).unwrap());
+    assert_eq!(worker.run_once().await.unwrap().dead, 1);
+    let dead = store.outbox_messages(Status::Dead).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].attempts, 1, "not retried for hours");
+    assert!(dead[0].last_error.as_deref().unwrap().contains("no_service"));
+
+    let (flaky, _) = slack_receiver(500, "internal_error").await;
+    store
+        .update_account(org, &account, None, Some(&[format!("http://127.0.0.1:{flaky}/services/T1/B1/x")]))
+        .await
+        .unwrap();
+    store.send_test_notification(org, &account, None).await.unwrap();
+    assert_eq!(worker.run_once().await.unwrap().retrying, 1);
+});

@@ -87,6 +87,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(setup::organization::delete_token))
         .routes(routes!(setup::account::create, setup::account::list))
         .routes(routes!(setup::account::get, setup::account::update, setup::account::delete))
+        .routes(routes!(setup::notifications::get, setup::notifications::put))
+        .routes(routes!(setup::notifications::test))
         .routes(routes!(
             setup::account_user_mapping::attach,
             setup::account_user_mapping::update,

@@ -36,6 +36,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/setup/account/{accountId}"),
     ("PUT", "/setup/account/{accountId}"),
     ("DELETE", "/setup/account/{accountId}"),
+    ("GET", "/setup/account/{accountId}/notifications"),
+    ("PUT", "/setup/account/{accountId}/notifications"),
+    ("POST", "/setup/account/{accountId}/notifications/test"),
     ("POST", "/setup/account/{accountId}/user"),
     ("PUT", "/setup/account/{accountId}/user"),
     ("DELETE", "/setup/account/{accountId}/user"),
@@ -90,6 +93,9 @@ fn body_for(method: &str, path: &str) -> Option<Value> {
     match (method, path) {
         ("POST", "/auth/tokens") => Some(json!({"name": "intruder"})),
         ("PUT", "/audit/webhook") => Some(json!({"url": "https://hooks.example.com/intruder"})),
+        ("PUT", "/setup/account/{accountId}/notifications") => {
+            Some(json!({"emailRecipients": ["intruder@evil.example"], "disabledEvents": ["user.added"]}))
+        }
         // Well-formed bodies, so that only the account check can refuse them.
         ("POST", p) if p.starts_with("/azure/setup/") => Some(json!({
             "clientId": "0f3c1b2a-1111-4222-8333-444455556666", "clientSecret": "s3cret-value",
@@ -121,6 +127,7 @@ async fn snapshot(app: &TestApp, a: &Tenant) -> Value {
         "mappings": strip(app.get(&format!("/setup/accountUserMapping?userEmail={}", a.email), &a.token).await.json),
         "audit": strip(app.get("/audit/events?fromDate=0&toDate=99999999999999&responseStatus=all&limit=1000", &a.token).await.json),
         "webhook": strip(app.get("/audit/webhook", &a.token).await.json),
+        "notifications": strip(app.get(&format!("/setup/account/{}/notifications", a.account_id), &a.token).await.json),
         "tokens": app.get("/setup/organization/token", &a.token).await.items().iter().map(|t| {
             let mut t = t.clone();
             t.as_object_mut().unwrap().remove("lastUsedAt");

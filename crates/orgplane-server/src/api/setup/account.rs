@@ -160,7 +160,7 @@ pub async fn update(
             channels
                 .iter()
                 .enumerate()
-                .map(|(i, c)| validate::webhook_url(&format!("body.account.slackNotificationChannels[{i}]"), c))
+                .map(|(i, c)| validate::slack_webhook_url(&format!("body.account.slackNotificationChannels[{i}]"), c))
                 .collect::<Result<Vec<_>, _>>()
         })
         .transpose()?;

@@ -5,6 +5,7 @@ pub mod access;
 pub mod account;
 pub mod account_user_mapping;
 pub mod credentials;
+pub mod notifications;
 pub mod organization;
 pub mod user;
 
