@@ -67,6 +67,9 @@ pub fn kind_for(method: &str, route: &str) -> Option<Kind> {
         ("DELETE", "/setup/organization/token/{tokenId}") => {
             kind("setup:deletePersonalToken", "Delete a member's API token", "token")
         }
+        ("POST", "/notifications/{notificationId}/read" | "/notifications/read") => {
+            kind("notifications:markRead", "Mark notifications read", "notification")
+        }
         ("PUT", "/audit/webhook") => kind("setup:updateOrganization", "Set audit webhook", "organization"),
         ("DELETE", "/audit/webhook") => kind("setup:updateOrganization", "Remove audit webhook", "organization"),
         ("POST", "/setup/account") => kind("setup:createAccount", "Create account", "account"),

@@ -5,7 +5,7 @@
 use crate::outbox::insert;
 use crate::{Store, db, now_ms};
 use orgplane_domain::audit::Event;
-use orgplane_domain::ids::{AccountId, OrgId};
+use orgplane_domain::ids::{AccountId, OrgId, UserId};
 use orgplane_domain::notify::{self, Notice};
 use orgplane_domain::outbox::{Channel, Email};
 use orgplane_domain::{Error, Result};
@@ -32,6 +32,7 @@ pub struct SlackDelivery {
 pub struct Queued {
     pub email: usize,
     pub slack: usize,
+    pub inbox: usize,
 }
 
 async fn settings_on(
@@ -94,22 +95,35 @@ async fn enqueue(conn: &mut AnyConnection, notice: Notice, event: &Event) -> std
         .map(|r| r.try_get("name"))
         .transpose()?
         .unwrap_or_default();
-    let recipients = match settings.email_recipients {
-        Some(list) => list,
-        None => {
-            // Admins always; for an account's own events, everyone attached to it too.
-            let rows = sqlx::query(
-                "SELECT DISTINCT u.email FROM memberships m JOIN users u ON u.id = m.user_id \
-                 WHERE m.organization_id = $1 AND u.email IS NOT NULL AND (m.role = 'admin' OR ($3 = 1 AND EXISTS \
-                 (SELECT 1 FROM account_permissions p WHERE p.account_id = $2 AND p.user_id = u.id))) ORDER BY u.email",
-            )
-            .bind(org)
-            .bind(&account)
-            .bind(i16::from(notice.is_account_level()))
-            .fetch_all(&mut *conn)
-            .await?;
-            rows.iter().map(|r| r.try_get("email")).collect::<std::result::Result<_, _>>()?
+    // The members, and who the defaults pick: admins always; for an account's own events,
+    // everyone attached to the account too.
+    let members = sqlx::query(
+        "SELECT u.id, u.email, CASE WHEN m.role = 'admin' OR ($2 = 1 AND EXISTS (SELECT 1 FROM account_permissions p \
+         WHERE p.account_id = $3 AND p.user_id = u.id)) THEN 1 ELSE 0 END AS by_default \
+         FROM memberships m JOIN users u ON u.id = m.user_id \
+         WHERE m.organization_id = $1 AND u.email IS NOT NULL ORDER BY u.email",
+    )
+    .bind(org)
+    .bind(i16::from(notice.is_account_level()))
+    .bind(&account)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut members_by_default = Vec::new();
+    let mut all_members = Vec::new();
+    for row in &members {
+        let member: (String, String) = (row.try_get("id")?, row.try_get("email")?);
+        if row.try_get::<i64, _>("by_default")? == 1 {
+            members_by_default.push(member.clone());
         }
+        all_members.push(member);
+    }
+    let (recipients, inbox_users): (Vec<String>, Vec<String>) = match settings.email_recipients {
+        Some(list) => {
+            let wanted: Vec<String> = list.iter().map(|e| e.to_lowercase()).collect();
+            let users = all_members.into_iter().filter(|(_, e)| wanted.contains(&e.to_lowercase())).map(|(id, _)| id);
+            (list, users.collect())
+        }
+        None => members_by_default.into_iter().map(|(id, email)| (email, id)).unzip(),
     };
     let message = notify::message(notice, event, &org_name);
     let mut queued = Queued::default();
@@ -117,6 +131,20 @@ async fn enqueue(conn: &mut AnyConnection, notice: Notice, event: &Event) -> std
         let email = Email { to, subject: message.subject.clone(), text: message.text.clone() };
         insert(&mut *conn, Channel::Email, &serde_json::to_string(&email).expect("serialises")).await?;
         queued.email += 1;
+    }
+    for user in inbox_users {
+        sqlx::query(
+            "INSERT INTO inbox (organization_id, user_id, notice, subject, body, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(org)
+        .bind(&user)
+        .bind(notice.name())
+        .bind(&message.subject)
+        .bind(&message.text)
+        .bind(now_ms())
+        .execute(&mut *conn)
+        .await?;
+        queued.inbox += 1;
     }
     let body = notify::slack_payload(&message).to_string();
     for url in slack {
@@ -192,5 +220,89 @@ impl Store {
             ));
         }
         Ok(queued)
+    }
+}
+
+/// One notice in a person's inbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboxItem {
+    pub id: i64,
+    pub notice: String,
+    pub subject: String,
+    pub body: String,
+    pub created_at: i64,
+    pub read_at: Option<i64>,
+}
+
+impl Store {
+    /// A person's inbox in one organization, newest first, below `before_id` when given.
+    pub async fn inbox(
+        &self,
+        org: OrgId,
+        user: &UserId,
+        unread_only: bool,
+        before_id: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<InboxItem>> {
+        let rows = sqlx::query(
+            "SELECT id, notice, subject, body, created_at, read_at FROM inbox \
+             WHERE organization_id = $1 AND user_id = $2 AND ($3 = 0 OR read_at IS NULL) AND ($4 IS NULL OR id < $4) \
+             ORDER BY id DESC LIMIT $5",
+        )
+        .bind(org.as_i64())
+        .bind(user.as_str())
+        .bind(i16::from(unread_only))
+        .bind(before_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                Ok(InboxItem {
+                    id: r.try_get("id").map_err(db)?,
+                    notice: r.try_get("notice").map_err(db)?,
+                    subject: r.try_get("subject").map_err(db)?,
+                    body: r.try_get("body").map_err(db)?,
+                    created_at: r.try_get("created_at").map_err(db)?,
+                    read_at: r.try_get("read_at").map_err(db)?,
+                })
+            })
+            .collect()
+    }
+
+    /// (unread, total) in a person's inbox.
+    pub async fn inbox_counts(&self, org: OrgId, user: &UserId) -> Result<(i64, i64)> {
+        let row = sqlx::query(
+            "SELECT COALESCE(SUM(CASE WHEN read_at IS NULL THEN 1 ELSE 0 END), 0) AS unread, COUNT(*) AS total \
+             FROM inbox WHERE organization_id = $1 AND user_id = $2",
+        )
+        .bind(org.as_i64())
+        .bind(user.as_str())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok((row.try_get("unread").map_err(db)?, row.try_get("total").map_err(db)?))
+    }
+
+    /// Marks one notice read (`Some(id)`) or all of them; false when the notice is not theirs.
+    pub async fn mark_inbox_read(&self, org: OrgId, user: &UserId, id: Option<i64>) -> Result<bool> {
+        let mut tx = self.write_tx().await?;
+        let done = sqlx::query(
+            "UPDATE inbox SET read_at = COALESCE(read_at, $1) WHERE organization_id = $2 AND user_id = $3 \
+             AND ($4 IS NULL OR id = $4)",
+        )
+        .bind(now_ms())
+        .bind(org.as_i64())
+        .bind(user.as_str())
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        if id.is_some() && done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(true)
     }
 }

@@ -11,6 +11,7 @@ pub mod azure;
 pub mod docs;
 pub mod gcp;
 pub mod mfa;
+pub mod notifications;
 pub mod oauth;
 pub mod ops;
 pub mod password;
@@ -42,6 +43,7 @@ use utoipa_axum::routes;
         (name = "groups", description = "Spot /setup/access/userGroup"),
         (name = "credentials", description = "Spot /setup/credentials/aws, /azure/setup/credentials, /gcp/setup/credentials"),
         (name = "audit", description = "Spot /audit/events, export and webhook"),
+        (name = "notifications", description = "The caller's notification inbox"),
     )
 )]
 struct ApiDoc;
@@ -124,6 +126,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(azure::validate_tenant))
         .routes(routes!(gcp::set, gcp::get))
         .routes(routes!(gcp::validate_credentials))
+        .routes(routes!(notifications::list))
+        .routes(routes!(notifications::count))
+        .routes(routes!(notifications::mark_read))
+        .routes(routes!(notifications::mark_all_read))
         .routes(routes!(audit::list))
         .routes(routes!(audit::export))
         .routes(routes!(audit::set_webhook, audit::get_webhook, audit::delete_webhook))

@@ -133,3 +133,45 @@ both_backends!(the_test_action_reaches_every_channel, |app| {
     app.put(&path, &t.token, json!({"emailRecipients": []})).await.assert_ok();
     app.post(&format!("{path}/test"), &t.token, json!({})).await.assert_error(400, "NO_NOTIFICATION_CHANNELS", None);
 });
+
+both_backends!(the_inbox_counts_lists_and_marks_read, |app| {
+    let t = app.signup("inbox@example.com").await;
+    let res = app
+        .post(
+            "/setup/user?generateToken=true",
+            &t.token,
+            json!({"firstName": "Mem", "lastName": "Ber", "email": "member@example.com", "password": PASSWORD, "role": "viewer"}),
+        )
+        .await;
+    let member_token = res.item()["personalAccessToken"].as_str().unwrap().to_string();
+    app.post("/auth/tokens", &t.token, json!({"name": "ci"})).await.assert_ok();
+    let count = app.get("/notifications/count", &t.token).await;
+    assert_eq!((count.item()["unread"].as_i64(), count.item()["total"].as_i64()), (Some(2), Some(2)));
+    let inbox = app.get("/notifications", &t.token).await;
+    let events: Vec<&str> = inbox.items().iter().map(|i| i["event"].as_str().unwrap()).collect();
+    assert_eq!(events, ["token.created", "user.added"], "newest first");
+    assert_eq!(inbox.item()["read"], false);
+    // Organization-wide notices go to admins by default, not to every member.
+    assert_eq!(app.get("/notifications/count", &member_token).await.item()["total"], 0);
+    let first = inbox.items()[1]["id"].as_i64().unwrap();
+    app.post(&format!("/notifications/{first}/read"), &member_token, json!({})).await.assert_error(
+        404,
+        "NOTIFICATION_DOESNT_EXIST",
+        Some("path.notificationId"),
+    );
+    app.post(&format!("/notifications/{first}/read"), &t.token, json!({})).await.assert_ok();
+    assert_eq!(app.get("/notifications?unread=true", &t.token).await.items().len(), 1);
+    let page = app.get("/notifications?limit=1", &t.token).await;
+    let next = page.json["response"]["paginationInfo"]["nextCursor"].as_str().unwrap().to_string();
+    assert_eq!(app.get(&format!("/notifications?limit=1&cursor={next}"), &t.token).await.item()["id"], first);
+    app.post("/notifications/read", &t.token, json!({})).await.assert_ok();
+    assert_eq!(app.get("/notifications/count", &t.token).await.item()["unread"], 0);
+    for (q, field) in [("unread=maybe", "query.unread"), ("limit=0", "query.limit"), ("cursor=x", "query.cursor")] {
+        app.get(&format!("/notifications?{q}"), &t.token).await.assert_error(400, "ValidationError", Some(field));
+    }
+    app.post("/notifications/abc/read", &t.token, json!({})).await.assert_error(
+        404,
+        "NOTIFICATION_DOESNT_EXIST",
+        Some("path.notificationId"),
+    );
+});

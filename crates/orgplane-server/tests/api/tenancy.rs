@@ -82,6 +82,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/gcp/setup/credentials?accountId={accountId}"),
     ("GET", "/gcp/setup/credentials?accountId={accountId}"),
     ("POST", "/gcp/setup/credentials/validation?accountId={accountId}"),
+    ("GET", "/notifications"),
+    ("GET", "/notifications/count"),
+    ("POST", "/notifications/{notificationId}/read"),
+    ("POST", "/notifications/read"),
     ("GET", "/audit/events?fromDate=0&toDate=99999999999999"),
     ("GET", "/audit/events/export?format=jsonl"),
     ("PUT", "/audit/webhook"),
@@ -128,6 +132,7 @@ async fn snapshot(app: &TestApp, a: &Tenant) -> Value {
         "audit": strip(app.get("/audit/events?fromDate=0&toDate=99999999999999&responseStatus=all&limit=1000", &a.token).await.json),
         "webhook": strip(app.get("/audit/webhook", &a.token).await.json),
         "notifications": strip(app.get(&format!("/setup/account/{}/notifications", a.account_id), &a.token).await.json),
+        "inbox": strip(app.get("/notifications", &a.token).await.json),
         "tokens": app.get("/setup/organization/token", &a.token).await.items().iter().map(|t| {
             let mut t = t.clone();
             t.as_object_mut().unwrap().remove("lastUsedAt");
@@ -175,6 +180,8 @@ both_backends!(a_foreign_token_can_neither_see_nor_change_anything, |app| {
         .unwrap()
         .to_string();
     app.put("/audit/webhook", &a.token, json!({"url": "https://hooks.example.com/a"})).await.assert_ok();
+    // Creating the user gave A's admin an unread notification.
+    let a_notification = app.get("/notifications", &a.token).await.item()["id"].as_i64().unwrap();
     let before = snapshot(&app, &a).await;
 
     for (method, template) in ROUTES {
@@ -187,6 +194,7 @@ both_backends!(a_foreign_token_can_neither_see_nor_change_anything, |app| {
                     .replace("{userEmail}", "a-member@example.com")
                     .replace("{policyId}", &a_policy)
                     .replace("{userGroupId}", &a_group)
+                    .replace("{notificationId}", &a_notification.to_string())
             };
             let path = fill(template);
             // B's token names A's ids in the path and in every body field that takes an id.
