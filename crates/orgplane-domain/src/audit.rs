@@ -70,6 +70,27 @@ pub fn kind_for(method: &str, route: &str) -> Option<Kind> {
         ("POST", "/notifications/{notificationId}/read" | "/notifications/read") => {
             kind("notifications:markRead", "Mark notifications read", "notification")
         }
+        ("POST", "/notificationCenter/policy") => {
+            kind("notificationCenter:createPolicy", "Create notification policy", "notificationPolicy")
+        }
+        ("PUT", "/notificationCenter/policy/{policyId}") => {
+            kind("notificationCenter:updatePolicy", "Update notification policy", "notificationPolicy")
+        }
+        ("DELETE", "/notificationCenter/policy/{policyId}") => {
+            kind("notificationCenter:deletePolicy", "Delete notification policy", "notificationPolicy")
+        }
+        ("POST", "/events/subscription") => {
+            kind("events:createSubscription", "Create event subscription", "subscription")
+        }
+        ("PUT", "/events/subscription/{subscriptionId}") => {
+            kind("events:updateSubscription", "Update event subscription", "subscription")
+        }
+        ("DELETE", "/events/subscription/{subscriptionId}") => {
+            kind("events:deleteSubscription", "Delete event subscription", "subscription")
+        }
+        ("PUT", "/events/notification/accountPolicy") => {
+            kind("events:updateAccountPolicy", "Update account notification policy", "account")
+        }
         ("PUT", "/audit/webhook") => kind("setup:updateOrganization", "Set audit webhook", "organization"),
         ("DELETE", "/audit/webhook") => kind("setup:updateOrganization", "Remove audit webhook", "organization"),
         ("POST", "/setup/account") => kind("setup:createAccount", "Create account", "account"),

@@ -10,6 +10,7 @@ pub mod iam;
 pub mod ids;
 pub mod mfa;
 pub mod model;
+pub mod notification_center;
 pub mod notify;
 pub mod outbox;
 pub mod policy;

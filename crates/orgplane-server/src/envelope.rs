@@ -51,6 +51,9 @@ pub enum Reply {
     Done,
     /// Item responses: `kind`, `items`, `count`.
     Items { kind: &'static str, items: Vec<Value> },
+    /// An update that reports how many records it changed (`response.affectedRows`), as Spot's
+    /// event-subscription update does.
+    Affected(u64),
     /// One page of a longer list: as `Items`, plus `paginationInfo.nextCursor` when more follow.
     Page { kind: &'static str, items: Vec<Value>, next_cursor: Option<String> },
 }
@@ -71,6 +74,10 @@ impl IntoResponse for Reply {
         let mut response = serde_json::Map::new();
         let (kind, items, next_cursor) = match self {
             Reply::Done => return render(StatusCode::OK, response),
+            Reply::Affected(n) => {
+                response.insert("affectedRows".into(), json!(n));
+                return render(StatusCode::OK, response);
+            }
             Reply::Items { kind, items } => (kind, items, None),
             Reply::Page { kind, items, next_cursor } => (kind, items, next_cursor),
         };

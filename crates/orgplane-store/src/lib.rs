@@ -14,6 +14,7 @@ mod cache;
 mod cloud;
 mod iam;
 mod mfa;
+pub mod notification_center;
 pub mod notifications;
 mod orgs;
 mod outbox;

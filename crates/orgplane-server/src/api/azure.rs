@@ -2,6 +2,7 @@
 //! subscription through a service principal (client id and secret), proven with a real token
 //! request before it is saved. The secret is sealed with the master key and never shown again.
 
+use super::setup::credentials::account_or_default;
 use super::{Done, Failure, Items};
 use crate::AppState;
 use crate::envelope::Reply;
@@ -71,20 +72,6 @@ fn check(input: &AzureCredentialsInput, tenant_scope: bool) -> Result<Checked, E
     Ok(Checked { tenant_id, client_id, subscription_id, secret, expires_at })
 }
 
-/// The account the request is about: `accountId`, or the default account when absent.
-pub(crate) async fn target(
-    state: &AppState,
-    caller: &Caller,
-    account: Option<AccountId>,
-    action: Action,
-) -> Result<AccountId, Error> {
-    let account = match account {
-        Some(a) => a,
-        None => state.store.default_account(caller.org_id).await?.id,
-    };
-    super::setup::credentials::account_for(state, caller, &account, "query.accountId", action).await
-}
-
 async fn prove(state: &AppState, c: &Checked) -> Result<(), Error> {
     let principal = AzurePrincipal {
         tenant_id: &c.tenant_id,
@@ -123,7 +110,7 @@ pub async fn set(
     q: Query<NoParams>,
     Body(req): Body<AzureCredentialsInput>,
 ) -> ApiResult<Reply> {
-    let account = target(&state, &caller, q.account_id, Action::SetAccountCredentials).await?;
+    let account = account_or_default(&state, &caller, q.account_id, Action::SetAccountCredentials).await?;
     let checked = check(&req, false)?;
     prove(&state, &checked).await?;
     save(&state, &caller, &account, checked, false).await?;
@@ -140,7 +127,7 @@ pub async fn validate_credentials(
     q: Query<NoParams>,
     Body(req): Body<AzureCredentialsInput>,
 ) -> ApiResult<Reply> {
-    target(&state, &caller, q.account_id, Action::SetAccountCredentials).await?;
+    account_or_default(&state, &caller, q.account_id, Action::SetAccountCredentials).await?;
     prove(&state, &check(&req, false)?).await?;
     Ok(Reply::Done)
 }
@@ -155,7 +142,7 @@ pub async fn set_tenant(
     q: Query<NoParams>,
     Body(req): Body<AzureCredentialsInput>,
 ) -> ApiResult<Reply> {
-    let account = target(&state, &caller, q.account_id, Action::SetAccountCredentials).await?;
+    let account = account_or_default(&state, &caller, q.account_id, Action::SetAccountCredentials).await?;
     let checked = check(&req, true)?;
     prove(&state, &checked).await?;
     save(&state, &caller, &account, checked, true).await?;
@@ -172,7 +159,7 @@ pub async fn validate_tenant(
     q: Query<NoParams>,
     Body(req): Body<AzureCredentialsInput>,
 ) -> ApiResult<Reply> {
-    target(&state, &caller, q.account_id, Action::SetAccountCredentials).await?;
+    account_or_default(&state, &caller, q.account_id, Action::SetAccountCredentials).await?;
     prove(&state, &check(&req, true)?).await?;
     Ok(Reply::Done)
 }
@@ -193,7 +180,7 @@ pub struct AzureCredentialsItem {
     params(("accountId" = Option<String>, Query)),
     responses((status = 200, body = Items<AzureCredentialsItem>), (status = 400, body = Failure), (status = 401, body = Failure), (status = 403, body = Failure), (status = 404, body = Failure)))]
 pub async fn get(State(state): State<AppState>, Auth(caller): Auth, q: Query<NoParams>) -> ApiResult<Reply> {
-    let account = target(&state, &caller, q.account_id, Action::DescribeAccount).await?;
+    let account = account_or_default(&state, &caller, q.account_id, Action::DescribeAccount).await?;
     let c = state.store.azure_connection(caller.org_id, &account).await?.ok_or_else(|| {
         Error::not_found("Credentials_DOESNT_EXIST", "query.accountId", "the account has no Azure credentials")
     })?;

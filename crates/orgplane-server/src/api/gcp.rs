@@ -41,7 +41,9 @@ pub async fn set(
     q: Query<NoParams>,
     Body(req): Body<GcpCredentialsInput>,
 ) -> ApiResult<Reply> {
-    let account = super::azure::target(&state, &caller, q.account_id, Action::SetAccountCredentials).await?;
+    let account =
+        super::setup::credentials::account_or_default(&state, &caller, q.account_id, Action::SetAccountCredentials)
+            .await?;
     let sa = req.service_account;
     prove(&state, &sa).await?;
     let mut public = serde_json::to_value(&sa).expect("serialises");
@@ -66,7 +68,7 @@ pub async fn validate_credentials(
     q: Query<NoParams>,
     Body(req): Body<GcpCredentialsInput>,
 ) -> ApiResult<Reply> {
-    super::azure::target(&state, &caller, q.account_id, Action::SetAccountCredentials).await?;
+    super::setup::credentials::account_or_default(&state, &caller, q.account_id, Action::SetAccountCredentials).await?;
     prove(&state, &req.service_account).await?;
     Ok(Reply::Done)
 }
@@ -76,7 +78,8 @@ pub async fn validate_credentials(
     params(("accountId" = Option<String>, Query)),
     responses((status = 200, body = Items<Object>), (status = 400, body = Failure), (status = 401, body = Failure), (status = 403, body = Failure), (status = 404, body = Failure)))]
 pub async fn get(State(state): State<AppState>, Auth(caller): Auth, q: Query<NoParams>) -> ApiResult<Reply> {
-    let account = super::azure::target(&state, &caller, q.account_id, Action::DescribeAccount).await?;
+    let account =
+        super::setup::credentials::account_or_default(&state, &caller, q.account_id, Action::DescribeAccount).await?;
     let c = state.store.gcp_connection(caller.org_id, &account).await?.ok_or_else(|| {
         Error::not_found("ServiceAccount_DOESNT_EXIST", "query.accountId", "the account has no GCP service account")
     })?;

@@ -9,8 +9,10 @@ pub mod audit;
 pub mod auth;
 pub mod azure;
 pub mod docs;
+pub mod events;
 pub mod gcp;
 pub mod mfa;
+pub mod notification_center;
 pub mod notifications;
 pub mod oauth;
 pub mod ops;
@@ -43,7 +45,7 @@ use utoipa_axum::routes;
         (name = "groups", description = "Spot /setup/access/userGroup"),
         (name = "credentials", description = "Spot /setup/credentials/aws, /azure/setup/credentials, /gcp/setup/credentials"),
         (name = "audit", description = "Spot /audit/events, export and webhook"),
-        (name = "notifications", description = "The caller's notification inbox"),
+        (name = "notifications", description = "The inbox; Spot /notificationCenter and /events"),
     )
 )]
 struct ApiDoc;
@@ -126,6 +128,13 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(azure::validate_tenant))
         .routes(routes!(gcp::set, gcp::get))
         .routes(routes!(gcp::validate_credentials))
+        .routes(routes!(notification_center::create, notification_center::list))
+        .routes(routes!(notification_center::get, notification_center::update, notification_center::delete))
+        .routes(routes!(notification_center::resources))
+        .routes(routes!(notification_center::events))
+        .routes(routes!(events::create, events::list))
+        .routes(routes!(events::get, events::update, events::delete))
+        .routes(routes!(events::get_account_policy, events::put_account_policy))
         .routes(routes!(notifications::list))
         .routes(routes!(notifications::count))
         .routes(routes!(notifications::mark_read))

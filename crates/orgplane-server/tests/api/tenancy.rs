@@ -82,6 +82,20 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/gcp/setup/credentials?accountId={accountId}"),
     ("GET", "/gcp/setup/credentials?accountId={accountId}"),
     ("POST", "/gcp/setup/credentials/validation?accountId={accountId}"),
+    ("POST", "/notificationCenter/policy?accountId={accountId}"),
+    ("GET", "/notificationCenter/policy"),
+    ("GET", "/notificationCenter/policy/{policyId}"),
+    ("PUT", "/notificationCenter/policy/{policyId}"),
+    ("DELETE", "/notificationCenter/policy/{policyId}"),
+    ("GET", "/notificationCenter/compute/resource?accountId={accountId}"),
+    ("GET", "/notificationCenter/compute/event?accountId={accountId}"),
+    ("POST", "/events/subscription?accountId={accountId}"),
+    ("GET", "/events/subscription?accountId={accountId}"),
+    ("GET", "/events/subscription/{subscriptionId}"),
+    ("PUT", "/events/subscription/{subscriptionId}"),
+    ("DELETE", "/events/subscription/{subscriptionId}"),
+    ("GET", "/events/notification/accountPolicy?accountId={accountId}"),
+    ("PUT", "/events/notification/accountPolicy?accountId={accountId}"),
     ("GET", "/notifications"),
     ("GET", "/notifications/count"),
     ("POST", "/notifications/{notificationId}/read"),
@@ -97,6 +111,17 @@ fn body_for(method: &str, path: &str) -> Option<Value> {
     match (method, path) {
         ("POST", "/auth/tokens") => Some(json!({"name": "intruder"})),
         ("PUT", "/audit/webhook") => Some(json!({"url": "https://hooks.example.com/intruder"})),
+        ("POST", "/notificationCenter/policy") => Some(json!({"name": "Pwned", "privacyLevel": "public",
+            "computePolicyConfig": {"events": [{"event": "GROUP_UPDATED", "type": "INFO"}], "shouldIncludeAllResources": true}})),
+        ("PUT", "/notificationCenter/policy/{policyId}") => Some(json!({"policy": {"name": "Pwned"}})),
+        ("POST", "/events/subscription") => Some(json!({"subscription": {"resourceId": "sig-12345678",
+            "protocol": "email", "endpoint": "pwned@evil.example", "eventType": "GROUP_UPDATED"}})),
+        ("PUT", "/events/subscription/{subscriptionId}") => {
+            Some(json!({"subscription": {"endpoint": "pwned@evil.example"}}))
+        }
+        ("PUT", "/events/notification/accountPolicy") => {
+            Some(json!({"accountPolicy": {"emailPolicy": {"statements": [{"category": "Pwned"}]}}}))
+        }
         ("PUT", "/setup/account/{accountId}/notifications") => {
             Some(json!({"emailRecipients": ["intruder@evil.example"], "disabledEvents": ["user.added"]}))
         }
@@ -133,6 +158,9 @@ async fn snapshot(app: &TestApp, a: &Tenant) -> Value {
         "webhook": strip(app.get("/audit/webhook", &a.token).await.json),
         "notifications": strip(app.get(&format!("/setup/account/{}/notifications", a.account_id), &a.token).await.json),
         "inbox": strip(app.get("/notifications", &a.token).await.json),
+        "ncPolicies": strip(app.get("/notificationCenter/policy", &a.token).await.json),
+        "subscriptions": strip(app.get("/events/subscription", &a.token).await.json),
+        "accountPolicy": strip(app.get("/events/notification/accountPolicy", &a.token).await.json),
         "tokens": app.get("/setup/organization/token", &a.token).await.items().iter().map(|t| {
             let mut t = t.clone();
             t.as_object_mut().unwrap().remove("lastUsedAt");
@@ -180,6 +208,29 @@ both_backends!(a_foreign_token_can_neither_see_nor_change_anything, |app| {
         .unwrap()
         .to_string();
     app.put("/audit/webhook", &a.token, json!({"url": "https://hooks.example.com/a"})).await.assert_ok();
+    let a_nc_policy = app
+        .post(
+            "/notificationCenter/policy",
+            &a.token,
+            json!({"name": "A alerts", "privacyLevel": "public",
+                "computePolicyConfig": {"events": [{"event": "GROUP_UPDATED", "type": "INFO"}], "shouldIncludeAllResources": true}}),
+        )
+        .await
+        .item()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let a_subscription = app
+        .post(
+            "/events/subscription",
+            &a.token,
+            json!({"subscription": {"resourceId": "sig-12345678", "protocol": "email", "endpoint": "a@example.com", "eventType": "GROUP_UPDATED"}}),
+        )
+        .await
+        .item()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     // Creating the user gave A's admin an unread notification.
     let a_notification = app.get("/notifications", &a.token).await.item()["id"].as_i64().unwrap();
     let before = snapshot(&app, &a).await;
@@ -187,7 +238,9 @@ both_backends!(a_foreign_token_can_neither_see_nor_change_anything, |app| {
     for (method, template) in ROUTES {
         for account in [&a.account_id, &extra] {
             let fill = |s: &str| {
-                s.replace("{organizationId}", &a.org_id)
+                s.replace("/notificationCenter/policy/{policyId}", &format!("/notificationCenter/policy/{a_nc_policy}"))
+                    .replace("{subscriptionId}", &a_subscription)
+                    .replace("{organizationId}", &a.org_id)
                     .replace("{accountId}", account)
                     .replace("{tokenId}", &a_token_id.to_string())
                     .replace("{userId}", &a_user)

@@ -161,6 +161,21 @@ pub async fn get_aws(State(state): State<AppState>, Auth(caller): Auth, q: Query
     ))
 }
 
+/// The account a request is about: `accountId`, or the default account when absent (Spot's
+/// "required" account ids, which the Python SDK does not always send), checked as `account_for`.
+pub(crate) async fn account_or_default(
+    state: &AppState,
+    caller: &Caller,
+    account: Option<AccountId>,
+    action: Action,
+) -> Result<AccountId, Error> {
+    let account = match account {
+        Some(a) => a,
+        None => state.store.default_account(caller.org_id).await?.id,
+    };
+    account_for(state, caller, &account, "query.accountId", action).await
+}
+
 /// Checks `action` on the account, then that it is one of the caller's organization's accounts.
 pub(crate) async fn account_for(
     state: &AppState,
