@@ -17,12 +17,14 @@ pub enum Notice {
     MfaReset,
     CloudConnected,
     CloudConnectionFailed,
+    /// A stored cloud secret expires soon (sent once, two weeks ahead).
+    CredentialExpiring,
     /// The "send test" action.
     Test,
 }
 
 impl Notice {
-    pub const ALL: [Notice; 8] = [
+    pub const ALL: [Notice; 9] = [
         Notice::UserAdded,
         Notice::UserRemoved,
         Notice::TokenCreated,
@@ -30,6 +32,7 @@ impl Notice {
         Notice::MfaReset,
         Notice::CloudConnected,
         Notice::CloudConnectionFailed,
+        Notice::CredentialExpiring,
         Notice::Test,
     ];
 
@@ -42,6 +45,7 @@ impl Notice {
             Notice::MfaReset => "mfa.reset",
             Notice::CloudConnected => "cloud.connected",
             Notice::CloudConnectionFailed => "cloud.connectionFailed",
+            Notice::CredentialExpiring => "credential.expiring",
             Notice::Test => "test",
         }
     }
@@ -59,13 +63,17 @@ impl Notice {
             Notice::MfaReset => "Second factor reset",
             Notice::CloudConnected => "Cloud account connected",
             Notice::CloudConnectionFailed => "Cloud connection failed",
+            Notice::CredentialExpiring => "Cloud credential expiring",
             Notice::Test => "Test notification",
         }
     }
 
     /// Whether it concerns one account (else the organization as a whole).
     pub fn is_account_level(self) -> bool {
-        matches!(self, Notice::CloudConnected | Notice::CloudConnectionFailed | Notice::Test)
+        matches!(
+            self,
+            Notice::CloudConnected | Notice::CloudConnectionFailed | Notice::CredentialExpiring | Notice::Test
+        )
     }
 }
 

@@ -113,6 +113,11 @@ impl Worker {
     /// Delivers every message due now, once each.
     pub async fn run_once(&self) -> Result<Pass> {
         let mut pass = Pass::default();
+        // Reminders are queued like any notice, then delivered below.
+        let reminders = self.store.send_expiry_reminders().await?;
+        if reminders > 0 {
+            tracing::info!(reminders, "queued credential expiry reminders");
+        }
         let claimed = self.store.claim_due(&self.channels(), self.batch, self.lease.as_millis() as i64).await?;
         for message in claimed {
             match self.deliver(&message).await {

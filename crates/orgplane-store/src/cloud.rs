@@ -133,7 +133,8 @@ impl Store {
              secret_enc, secret_hint, expires_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
              ON CONFLICT (account_id, scope) DO UPDATE SET tenant_id = excluded.tenant_id, client_id = excluded.client_id, \
              subscription_id = excluded.subscription_id, secret_enc = excluded.secret_enc, \
-             secret_hint = excluded.secret_hint, expires_at = excluded.expires_at, updated_at = excluded.updated_at",
+             secret_hint = excluded.secret_hint, expires_at = excluded.expires_at, updated_at = excluded.updated_at, \
+             reminded_at = NULL",
         )
         .bind(account.as_str())
         .bind(org.as_i64())

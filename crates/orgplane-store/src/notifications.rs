@@ -155,7 +155,70 @@ async fn enqueue(conn: &mut AnyConnection, notice: Notice, event: &Event) -> std
     Ok(queued)
 }
 
+/// How long before a secret expires its reminder goes out.
+pub const EXPIRY_REMINDER_MS: i64 = 14 * 24 * 60 * 60 * 1000;
+
 impl Store {
+    /// Queues a reminder for every stored Azure secret that expires within two weeks and has not
+    /// had one; returns how many. Each reminder is marked in the transaction that queues it, so
+    /// replicas and restarts send it once.
+    pub async fn send_expiry_reminders(&self) -> Result<usize> {
+        let now = now_ms();
+        let due = sqlx::query(
+            "SELECT account_id FROM azure_credentials WHERE expires_at IS NOT NULL AND expires_at <= $1 \
+             AND reminded_at IS NULL LIMIT 100",
+        )
+        .bind(now + EXPIRY_REMINDER_MS)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        if due.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.begin_write().await?;
+        // Claimed in the transaction: only rows still unreminded are taken.
+        let rows = sqlx::query(
+            "UPDATE azure_credentials SET reminded_at = $1 WHERE expires_at IS NOT NULL AND expires_at <= $2 \
+             AND reminded_at IS NULL RETURNING account_id, organization_id, scope, client_id, expires_at",
+        )
+        .bind(now)
+        .bind(now + EXPIRY_REMINDER_MS)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        for row in &rows {
+            let account: String = row.try_get("account_id").map_err(db)?;
+            let expires: i64 = row.try_get("expires_at").map_err(db)?;
+            let client: String = row.try_get("client_id").map_err(db)?;
+            let event = Event {
+                id: format!("reminder-{account}"),
+                organization_id: row.try_get("organization_id").map_err(db)?,
+                seq: 0,
+                account_id: Some(account.clone()),
+                user_id: None,
+                user_email: Some("orgplane".into()),
+                token_id: None,
+                action: "notifications:credentialExpiring".into(),
+                action_type: format!(
+                    "The Azure client secret of application {client} expires at {}: create a new one and update it",
+                    orgplane_domain::timefmt::to_spot(expires)
+                ),
+                namespace: "GENERAL".into(),
+                resource_type: Some("account".into()),
+                resource_id: Some(account),
+                source: "orgplane".into(),
+                ip: None,
+                agent: None,
+                context: "{}".into(),
+                response_status: 200,
+                created_at: now,
+            };
+            enqueue(&mut tx, Notice::CredentialExpiring, &event).await.map_err(db)?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(rows.len())
+    }
+
     pub async fn notification_settings(&self, org: OrgId, account: &AccountId) -> Result<NotificationSettings> {
         let mut conn = self.pool.acquire().await.map_err(db)?;
         settings_on(&mut conn, org.as_i64(), account.as_str()).await.map_err(db)

@@ -265,3 +265,40 @@ both_backends!(a_removed_slack_channel_is_given_up_at_once_and_a_flaky_one_retri
     store.send_test_notification(org, &account, None).await.unwrap();
     assert_eq!(worker.run_once().await.unwrap().retrying, 1);
 });
+
+both_backends!(an_expiring_azure_secret_is_reminded_once, |app| {
+    use orgplane_testkit::orgplane_store::AzureConnection;
+    let store: Store = app.store().clone();
+    // No Slack channel here: the reminder goes by email to the admin (no mailer: it waits).
+    let org = hooked_org(&store, &MasterKey::generate(), "https://hooks.example.com/unused").await;
+    let account = store.default_account(org).await.unwrap().id;
+    let day = 24 * 60 * 60 * 1000;
+    let connection = |expires_in: i64| AzureConnection {
+        tenant_id: "72f988bf-86f1-41af-91ab-2d7cd011db47".into(),
+        client_id: "0f3c1b2a-1111-4222-8333-444455556666".into(),
+        subscription_id: Some("a1b2c3d4-0000-4000-8000-00000000abcd".into()),
+        secret_enc: "sealed".into(),
+        secret_hint: "abc****".into(),
+        expires_at: Some(orgplane_testkit::orgplane_store::now_ms() + expires_in),
+    };
+    store.save_azure_connection(org, &account, false, &connection(60 * day)).await.unwrap();
+    let worker = Worker::new(store.clone(), None, WebhookSender::new(MasterKey::generate(), false).unwrap());
+    let reminders = |all: Vec<orgplane_domain::outbox::OutboxMessage>| {
+        all.into_iter().filter(|m| m.payload.contains("Cloud credential expiring")).count()
+    };
+    worker.run_once().await.unwrap();
+    assert_eq!(reminders(store.outbox_messages(Status::Pending).await.unwrap()), 0, "not due yet");
+    store.save_azure_connection(org, &account, false, &connection(3 * day)).await.unwrap();
+    worker.run_once().await.unwrap();
+    worker.run_once().await.unwrap();
+    let all: Vec<_> =
+        [Status::Pending, Status::Dead, Status::Sent].into_iter().map(|s| store.outbox_messages(s)).collect();
+    let mut count = 0;
+    for f in all {
+        count += reminders(f.await.unwrap());
+    }
+    assert_eq!(count, 1, "once, however many passes");
+    // A new secret (saved again) is reminded again when it nears its end.
+    store.save_azure_connection(org, &account, false, &connection(2 * day)).await.unwrap();
+    assert_eq!(store.send_expiry_reminders().await.unwrap(), 1);
+});

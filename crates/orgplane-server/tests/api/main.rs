@@ -8,6 +8,7 @@ mod cloud;
 mod credentials;
 mod envelope;
 mod mfa;
+mod notification_center;
 mod notifications;
 mod openapi;
 mod organizations;
