@@ -69,9 +69,15 @@ impl Resolve for PublicOnly {
 }
 
 impl WebhookSender {
+    /// A sender whose requests give up after 10 seconds.
     pub fn new(master_key: MasterKey, allow_private: bool) -> Result<Self, String> {
+        Self::with_timeout(master_key, allow_private, Duration::from_secs(10))
+    }
+
+    /// A receiver that does not answer within `timeout` counts as a failed attempt (retried).
+    pub fn with_timeout(master_key: MasterKey, allow_private: bool, timeout: Duration) -> Result<Self, String> {
         let mut builder = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
+            .timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("orgplane/", env!("CARGO_PKG_VERSION")));
         if !allow_private {

@@ -25,6 +25,19 @@ pub struct NotificationSettings {
 pub struct SlackDelivery {
     pub url: String,
     pub body: String,
+    /// Whose channel it is, so that a channel that failed for good can be shown to them.
+    #[serde(default)]
+    pub organization_id: i64,
+    #[serde(default)]
+    pub account_id: String,
+}
+
+/// A Slack channel that refused a message for good.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedChannel {
+    pub url: String,
+    pub error: String,
+    pub at: i64,
 }
 
 /// How many messages a notice was queued as.
@@ -148,7 +161,7 @@ async fn enqueue(conn: &mut AnyConnection, notice: Notice, event: &Event) -> std
     }
     let body = notify::slack_payload(&message).to_string();
     for url in slack {
-        let delivery = SlackDelivery { url, body: body.clone() };
+        let delivery = SlackDelivery { url, body: body.clone(), organization_id: org, account_id: account.clone() };
         insert(&mut *conn, Channel::Slack, &serde_json::to_string(&delivery).expect("serialises")).await?;
         queued.slack += 1;
     }
@@ -217,6 +230,35 @@ impl Store {
         }
         tx.commit().await.map_err(db)?;
         Ok(rows.len())
+    }
+
+    /// The account's Slack channels that refused a message for good (the latest failure of
+    /// each), from the outbox's dead messages.
+    pub async fn failed_slack_channels(&self, org: OrgId, account: &AccountId) -> Result<Vec<FailedChannel>> {
+        let rows = sqlx::query(
+            "SELECT payload, last_error, next_attempt_at FROM outbox WHERE channel = 'slack' AND status = 'dead' \
+             ORDER BY id DESC LIMIT 500",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        let mut failed: Vec<FailedChannel> = Vec::new();
+        for row in rows {
+            let payload: String = row.try_get("payload").map_err(db)?;
+            let Ok(d) = serde_json::from_str::<SlackDelivery>(&payload) else { continue };
+            if d.organization_id != org.as_i64()
+                || d.account_id != account.as_str()
+                || failed.iter().any(|f| f.url == d.url)
+            {
+                continue;
+            }
+            failed.push(FailedChannel {
+                url: d.url,
+                error: row.try_get::<Option<String>, _>("last_error").map_err(db)?.unwrap_or_default(),
+                at: row.try_get("next_attempt_at").map_err(db)?,
+            });
+        }
+        Ok(failed)
     }
 
     pub async fn notification_settings(&self, org: OrgId, account: &AccountId) -> Result<NotificationSettings> {

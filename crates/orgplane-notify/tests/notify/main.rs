@@ -256,6 +256,28 @@ both_backends!(a_removed_slack_channel_is_given_up_at_once_and_a_flaky_one_retri
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].attempts, 1, "not retried for hours");
     assert!(dead[0].last_error.as_deref().unwrap().contains("no_service"));
+    // The account's settings show the channel as failing.
+    let failing = store.failed_slack_channels(org, &account).await.unwrap();
+    assert_eq!(failing.len(), 1);
+    assert!(failing[0].error.contains("no_service"));
+    let (elsewhere, other_account) = {
+        use orgplane_testkit::orgplane_store::{NewPerson, NewRegistration};
+        let email = orgplane_domain::validate::email("email", "elsewhere@example.com").unwrap();
+        let person = NewPerson {
+            first_name: "E".into(),
+            last_name: "W".into(),
+            email: email.display,
+            email_key: email.key,
+            password_hash: None,
+        };
+        let (org, account, _) =
+            store.register(&NewRegistration { org_name: "Elsewhere".into(), division: None, person }).await.unwrap();
+        (org, account)
+    };
+    assert!(
+        store.failed_slack_channels(elsewhere, &other_account).await.unwrap().is_empty(),
+        "another tenant sees nothing"
+    );
 
     let (flaky, _) = slack_receiver(500, "internal_error").await;
     store
@@ -301,4 +323,28 @@ both_backends!(an_expiring_azure_secret_is_reminded_once, |app| {
     // A new secret (saved again) is reminded again when it nears its end.
     store.save_azure_connection(org, &account, false, &connection(2 * day)).await.unwrap();
     assert_eq!(store.send_expiry_reminders().await.unwrap(), 1);
+});
+
+both_backends!(a_receiver_that_does_not_answer_in_time_is_retried_and_nothing_is_lost, |app| {
+    let store: Store = app.store().clone();
+    let key = MasterKey::generate();
+    let slow = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(|| async {
+            tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+            axum::http::StatusCode::NO_CONTENT
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, slow).await.unwrap() });
+    let org = hooked_org(&store, &key, &format!("http://127.0.0.1:{port}/hook")).await;
+    recorded_rename(&store, org, "Slowly").await;
+    let sender = WebhookSender::with_timeout(key.clone(), true, std::time::Duration::from_millis(300)).unwrap();
+    let worker = Worker::new(store.clone(), None, sender);
+    assert_eq!(worker.run_once().await.unwrap().retrying, 1);
+    let pending = store.outbox_messages(Status::Pending).await.unwrap();
+    let hook = pending.iter().find(|m| m.channel == Channel::Webhook).expect("still queued");
+    assert_eq!(hook.attempts, 1);
+    assert!(hook.last_error.as_deref().unwrap().contains("webhook request"), "{hook:?}");
 });

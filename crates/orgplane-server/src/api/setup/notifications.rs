@@ -32,12 +32,31 @@ pub struct NotificationSettingsItem {
     pub slack_channels: Vec<String>,
     /// Every event name that can be turned off.
     pub events: Vec<&'static str>,
+    /// Channels that refused a message for good (removed or archived in Slack), still listed
+    /// above: fix or remove them.
+    pub failing_slack_channels: Vec<FailingChannel>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FailingChannel {
+    pub url: String,
+    pub error: String,
+    pub failed_at: String,
 }
 
 async fn render(state: &AppState, org: orgplane_domain::ids::OrgId, account: &AccountId) -> Result<Reply, Error> {
     let settings = state.store.notification_settings(org, account).await?;
     let found = state.store.find_account(org, account).await?;
     let slack_channels = found.map(|a| a.slack_channels).unwrap_or_default();
+    let failing_slack_channels = state
+        .store
+        .failed_slack_channels(org, account)
+        .await?
+        .into_iter()
+        .filter(|f| slack_channels.contains(&f.url))
+        .map(|f| FailingChannel { url: f.url, error: f.error, failed_at: orgplane_domain::timefmt::to_spot(f.at) })
+        .collect();
     Ok(Reply::item(
         KIND,
         NotificationSettingsItem {
@@ -46,6 +65,7 @@ async fn render(state: &AppState, org: orgplane_domain::ids::OrgId, account: &Ac
             disabled_events: settings.disabled_events,
             slack_channels,
             events: Notice::ALL.iter().filter(|n| **n != Notice::Test).map(|n| n.name()).collect(),
+            failing_slack_channels,
         },
     ))
 }
