@@ -107,3 +107,19 @@ def test_audit_verify_reports_the_first_broken_link():
         assert broken.returncode != 0
         assert "BROKEN" in broken.stdout and "event #1" in broken.stdout and "altered" in broken.stdout, broken.stdout
         assert broken.stdout.count("chain intact") == 1
+
+
+def test_operator_sets_the_plan():
+    with tempfile.TemporaryDirectory() as d:
+        org = json.loads(run("--data-dir", d, "admin", "create-org", "--name", "Big Co", "--email", "big@example.com", "--json").stdout)
+        bad = run("--data-dir", d, "admin", "set-plan", "--org", org["organizationId"], "--plan", "platinum")
+        assert bad.returncode != 0
+        unknown = run("--data-dir", d, "admin", "set-plan", "--org", "606000000000", "--plan", "enterprise")
+        assert unknown.returncode != 0 and "organization" in unknown.stderr.lower()
+        ok = run("--data-dir", d, "admin", "set-plan", "--org", org["organizationId"], "--plan", "enterprise")
+        assert ok.returncode == 0, ok.stderr
+        import sqlite3
+        db = sqlite3.connect(os.path.join(d, "orgplane.db"))
+        assert db.execute("SELECT plan FROM organizations WHERE id = ?", (int(org["organizationId"]),)).fetchone() == ("enterprise",)
+        assert db.execute("SELECT source FROM audit_events WHERE action = 'billing:setPlan'").fetchone() == ("cli",)
+        db.close()

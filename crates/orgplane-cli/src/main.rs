@@ -91,6 +91,13 @@ enum AdminCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Set an organization's plan (enterprise is only ever set here).
+    SetPlan {
+        #[arg(long)]
+        org: String,
+        #[arg(long, value_parser = ["trial", "payg", "enterprise"])]
+        plan: String,
+    },
 }
 
 #[tokio::main]
@@ -146,6 +153,27 @@ async fn main() -> anyhow::Result<()> {
                     m.last_error.unwrap_or_default()
                 );
             }
+        }
+        Command::Admin { command: AdminCommand::SetPlan { org, plan } } => {
+            let id = orgplane_domain::ids::OrgId::parse(&org).map_err(|e| anyhow::anyhow!("--org: {e}"))?;
+            let plan = orgplane_domain::plan::Plan::parse(&plan).expect("clap checked the value");
+            let draft = Draft {
+                kind: Some(orgplane_domain::audit::Kind {
+                    action: "billing:setPlan",
+                    action_type: "Set plan (operator)",
+                    namespace: "GENERAL",
+                    resource_type: "organization",
+                    anonymous: false,
+                }),
+                org: Some(id),
+                resource_id: Some(id.to_string()),
+                source: "cli".into(),
+                url: "orgplane admin set-plan".into(),
+                body: serde_json::json!({ "plan": plan.as_str() }),
+                ..Default::default()
+            };
+            recording(draft, store.set_plan(id, plan)).await.0?;
+            println!("organization {id} is now on the {} plan", plan.as_str());
         }
         Command::Audit { command: AuditCommand::Verify } => {
             let mut broken = 0;

@@ -71,6 +71,9 @@ pub struct Caller {
     /// The organization requires a second factor and this person has none yet: they may only
     /// enrol.
     pub must_enrol_mfa: bool,
+    /// When the organization's trial ends (`None` once activated): after it, the organization
+    /// is read-only until an admin activates it.
+    pub trial_ends_at: Option<i64>,
 }
 
 impl Caller {
@@ -249,6 +252,7 @@ mod tests {
             token_id: 1,
             read_only: false,
             must_enrol_mfa: false,
+            trial_ends_at: None,
         }
     }
 

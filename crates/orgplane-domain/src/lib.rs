@@ -13,6 +13,7 @@ pub mod model;
 pub mod notification_center;
 pub mod notify;
 pub mod outbox;
+pub mod plan;
 pub mod policy;
 pub mod secret;
 pub mod secretbox;

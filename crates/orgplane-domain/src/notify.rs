@@ -19,12 +19,15 @@ pub enum Notice {
     CloudConnectionFailed,
     /// A stored cloud secret expires soon (sent once, two weeks ahead).
     CredentialExpiring,
+    /// The trial ends in a week (sent once).
+    TrialExpiring,
+    PlanActivated,
     /// The "send test" action.
     Test,
 }
 
 impl Notice {
-    pub const ALL: [Notice; 9] = [
+    pub const ALL: [Notice; 11] = [
         Notice::UserAdded,
         Notice::UserRemoved,
         Notice::TokenCreated,
@@ -33,6 +36,8 @@ impl Notice {
         Notice::CloudConnected,
         Notice::CloudConnectionFailed,
         Notice::CredentialExpiring,
+        Notice::TrialExpiring,
+        Notice::PlanActivated,
         Notice::Test,
     ];
 
@@ -46,6 +51,8 @@ impl Notice {
             Notice::CloudConnected => "cloud.connected",
             Notice::CloudConnectionFailed => "cloud.connectionFailed",
             Notice::CredentialExpiring => "credential.expiring",
+            Notice::TrialExpiring => "trial.expiring",
+            Notice::PlanActivated => "plan.activated",
             Notice::Test => "test",
         }
     }
@@ -64,6 +71,8 @@ impl Notice {
             Notice::CloudConnected => "Cloud account connected",
             Notice::CloudConnectionFailed => "Cloud connection failed",
             Notice::CredentialExpiring => "Cloud credential expiring",
+            Notice::TrialExpiring => "Trial ending",
+            Notice::PlanActivated => "Organization activated",
             Notice::Test => "Test notification",
         }
     }
@@ -85,6 +94,7 @@ pub fn notice_for(e: &Event) -> Option<Notice> {
         ("setup:deleteUser", _) if ok => Notice::UserRemoved,
         ("setup:createUserToken", _) if ok => Notice::TokenCreated,
         ("setup:deletePersonalToken", _) if ok => Notice::TokenDeleted,
+        ("billing:activatePlan", _) if ok => Notice::PlanActivated,
         ("setup:updateUser", "Reset user MFA") if ok => Notice::MfaReset,
         ("setup:setAccountCredentials", t) if t.starts_with("Set ") => {
             if ok {

@@ -114,7 +114,7 @@ impl Worker {
     pub async fn run_once(&self) -> Result<Pass> {
         let mut pass = Pass::default();
         // Reminders are queued like any notice, then delivered below.
-        let reminders = self.store.send_expiry_reminders().await?;
+        let reminders = self.store.send_expiry_reminders().await? + self.store.send_trial_reminders().await?;
         if reminders > 0 {
             tracing::info!(reminders, "queued credential expiry reminders");
         }

@@ -216,6 +216,18 @@ impl FromRequestParts<AppState> for Auth {
             .ok_or(ApiError(Error::Unauthenticated))?;
         crate::audit::note_caller(&caller);
         state.rate_limiter.check(caller.org_id, parts)?;
+        // An expired, unactivated trial leaves the organization readable, and activatable.
+        let expired = caller.trial_ends_at.is_some_and(|end| orgplane_store::now_ms() >= end);
+        let read = matches!(parts.method, axum::http::Method::GET | axum::http::Method::HEAD);
+        let activating =
+            parts.extensions.get::<axum::extract::MatchedPath>().map(|m| m.as_str()) == Some("/billing/plan/activate");
+        if expired && !read && !activating {
+            return Err(ApiError(Error::Forbidden {
+                code: "ORGANIZATION_NOT_ACTIVE",
+                message: "the trial has ended: an admin must activate the organization (POST /billing/plan/activate)"
+                    .into(),
+            }));
+        }
         if caller.must_enrol_mfa {
             let route = parts.extensions.get::<axum::extract::MatchedPath>().map(|m| m.as_str());
             let enrolling = matches!(

@@ -19,6 +19,7 @@ pub mod notifications;
 mod orgs;
 mod outbox;
 mod people;
+pub mod plans;
 mod throttle;
 mod tokens;
 mod users;

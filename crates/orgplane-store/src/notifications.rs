@@ -75,7 +75,11 @@ pub(crate) async fn enqueue_for(conn: &mut AnyConnection, event: &Event) -> std:
     enqueue(conn, notice, event).await
 }
 
-async fn enqueue(conn: &mut AnyConnection, notice: Notice, event: &Event) -> std::result::Result<Queued, sqlx::Error> {
+pub(crate) async fn enqueue(
+    conn: &mut AnyConnection,
+    notice: Notice,
+    event: &Event,
+) -> std::result::Result<Queued, sqlx::Error> {
     let org = event.organization_id;
     // The account concerned; organization-wide notices use the default account's channels.
     let account_row = match (&event.account_id, notice.is_account_level()) {

@@ -128,7 +128,7 @@ impl Store {
     async fn load_token(&self, hash: &str) -> Result<Option<ResolvedToken>> {
         let row = sqlx::query(concat!(
             "SELECT t.id, t.user_id, t.organization_id, t.expires_at, t.last_used_at, t.last_used_ip, t.read_only, \
-             t.allowed_ips, u.email, m.role, \
+             t.allowed_ips, u.email, m.role, o.plan, o.created_at AS org_created_at, \
              CASE WHEN o.require_mfa = 1 AND u.kind = 'personal' AND NOT ",
             crate::mfa::has_second_factor!(),
             " THEN 1 ELSE 0 END AS must_enrol \
@@ -153,6 +153,11 @@ impl Store {
             token_id: row.try_get("id").map_err(db)?,
             read_only: scope.read_only,
             must_enrol_mfa: row.try_get::<i64, _>("must_enrol").map_err(db)? != 0,
+            trial_ends_at: (row.try_get::<String, _>("plan").map_err(db)?
+                == orgplane_domain::plan::Plan::Trial.as_str())
+            .then(|| row.try_get::<i64, _>("org_created_at").map(|c| c + orgplane_domain::plan::TRIAL_MS))
+            .transpose()
+            .map_err(db)?,
         };
         Ok(Some(ResolvedToken {
             caller,

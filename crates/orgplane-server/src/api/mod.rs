@@ -8,6 +8,7 @@
 pub mod audit;
 pub mod auth;
 pub mod azure;
+pub mod billing;
 pub mod docs;
 pub mod events;
 pub mod gcp;
@@ -45,6 +46,7 @@ use utoipa_axum::routes;
         (name = "groups", description = "Spot /setup/access/userGroup"),
         (name = "credentials", description = "Spot /setup/credentials/aws, /azure/setup/credentials, /gcp/setup/credentials"),
         (name = "audit", description = "Spot /audit/events, export and webhook"),
+        (name = "billing", description = "Plan and activation"),
         (name = "notifications", description = "The inbox; Spot /notificationCenter and /events"),
     )
 )]
@@ -135,6 +137,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(events::create, events::list))
         .routes(routes!(events::get, events::update, events::delete))
         .routes(routes!(events::get_account_policy, events::put_account_policy))
+        .routes(routes!(billing::get))
+        .routes(routes!(billing::activate))
         .routes(routes!(notifications::list))
         .routes(routes!(notifications::count))
         .routes(routes!(notifications::mark_read))

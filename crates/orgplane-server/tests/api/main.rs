@@ -4,6 +4,7 @@ mod access;
 mod accounts;
 mod audit;
 mod bad_input;
+mod billing;
 mod cloud;
 mod credentials;
 mod envelope;

@@ -96,6 +96,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/events/subscription/{subscriptionId}"),
     ("GET", "/events/notification/accountPolicy?accountId={accountId}"),
     ("PUT", "/events/notification/accountPolicy?accountId={accountId}"),
+    ("GET", "/billing/plan"),
+    ("POST", "/billing/plan/activate"),
     ("GET", "/notifications"),
     ("GET", "/notifications/count"),
     ("POST", "/notifications/{notificationId}/read"),
@@ -111,6 +113,10 @@ fn body_for(method: &str, path: &str) -> Option<Value> {
     match (method, path) {
         ("POST", "/auth/tokens") => Some(json!({"name": "intruder"})),
         ("PUT", "/audit/webhook") => Some(json!({"url": "https://hooks.example.com/intruder"})),
+        ("POST", "/billing/plan/activate") => {
+            Some(json!({"billingContact": {"name": "Intruder", "email": "i@evil.example"},
+            "paymentMethod": {"type": "invoice"}}))
+        }
         ("POST", "/notificationCenter/policy") => Some(json!({"name": "Pwned", "privacyLevel": "public",
             "computePolicyConfig": {"events": [{"event": "GROUP_UPDATED", "type": "INFO"}], "shouldIncludeAllResources": true}})),
         ("PUT", "/notificationCenter/policy/{policyId}") => Some(json!({"policy": {"name": "Pwned"}})),
@@ -158,6 +164,7 @@ async fn snapshot(app: &TestApp, a: &Tenant) -> Value {
         "webhook": strip(app.get("/audit/webhook", &a.token).await.json),
         "notifications": strip(app.get(&format!("/setup/account/{}/notifications", a.account_id), &a.token).await.json),
         "inbox": strip(app.get("/notifications", &a.token).await.json),
+        "plan": strip(app.get("/billing/plan", &a.token).await.json),
         "ncPolicies": strip(app.get("/notificationCenter/policy", &a.token).await.json),
         "subscriptions": strip(app.get("/events/subscription", &a.token).await.json),
         "accountPolicy": strip(app.get("/events/notification/accountPolicy", &a.token).await.json),

@@ -75,6 +75,7 @@ pub async fn explain(
                 token_id: 0,
                 read_only: false,
                 must_enrol_mfa: false,
+                trial_ends_at: caller.trial_ends_at,
             }
         }
         (None, Some(token)) => state

@@ -1,0 +1,118 @@
+//! Plans: the trial, activation, and the read-only organization after an expired trial.
+
+use orgplane_domain::outbox::{Channel, Status};
+use orgplane_testkit::{PASSWORD, Tenant, TestApp, both_backends};
+use serde_json::{Value, json};
+
+fn activation() -> Value {
+    json!({"billingContact": {"name": "Ada Lovelace", "email": "billing@example.com"},
+        "paymentMethod": {"type": "card", "brand": "visa", "last4": "4242", "expMonth": 12, "expYear": 2040}})
+}
+
+/// Moves the organization's sign-up `days` into the past, and signs in again (a token made
+/// before would keep its cached view of the plan until the next change).
+async fn age(app: &TestApp, t: &Tenant, days: i64) -> String {
+    let ms = days * 24 * 60 * 60 * 1000;
+    app.db.raw_sql(&format!("UPDATE organizations SET created_at = created_at - {ms} WHERE id = {}", t.org_id)).await;
+    app.password_token(&t.email, None).await
+}
+
+async fn emails_about(app: &TestApp, subject: &str) -> usize {
+    let pending = app.store().outbox_messages(Status::Pending).await.unwrap();
+    pending.iter().filter(|m| m.channel == Channel::Email && m.payload.contains(subject)).count()
+}
+
+both_backends!(a_new_organization_is_on_a_thirty_day_trial, |app| {
+    let t = app.signup("trial@example.com").await;
+    let plan = app.get("/billing/plan", &t.token).await;
+    assert_eq!(plan.item()["plan"], "trial");
+    assert_eq!(plan.item()["status"], "trial");
+    assert_eq!(plan.item()["trialDaysLeft"], 30);
+    assert!(plan.item()["paymentMethod"].is_null());
+});
+
+both_backends!(activation_takes_a_card_reference_never_a_number, |app| {
+    let t = app.signup("activate@example.com").await;
+    let with = |path: &[&str], v: Value| {
+        let mut b = activation();
+        let mut target = &mut b;
+        for p in &path[..path.len() - 1] {
+            target = &mut target[*p];
+        }
+        target[path[path.len() - 1]] = v;
+        b
+    };
+    let cases = [
+        (
+            with(&["paymentMethod", "number"], json!("4242 4242 4242 4242")),
+            "CARD_NUMBER_REFUSED",
+            "body.paymentMethod.number",
+        ),
+        (
+            with(&["paymentMethod", "last4"], json!("4242424242424242")),
+            "CARD_NUMBER_REFUSED",
+            "body.paymentMethod.last4",
+        ),
+        (with(&["paymentMethod", "last4"], json!("42a2")), "ValidationError", "body.paymentMethod.last4"),
+        (with(&["paymentMethod", "brand"], json!("monopoly")), "ValidationError", "body.paymentMethod.brand"),
+        (with(&["paymentMethod", "expYear"], json!(2020)), "CARD_EXPIRED", "body.paymentMethod.expYear"),
+        (with(&["paymentMethod", "type"], json!("cash")), "ValidationError", "body.paymentMethod"),
+        (with(&["billingContact", "email"], json!("nope")), "ValidationError", "body.billingContact.email"),
+        (json!({"paymentMethod": {"type": "invoice"}}), "ValidationError", "body.billingContact"),
+    ];
+    for (body, code, field) in cases {
+        app.post("/billing/plan/activate", &t.token, body).await.assert_error(400, code, Some(field));
+    }
+    assert_eq!(app.get("/billing/plan", &t.token).await.item()["plan"], "trial", "nothing half-written");
+    let viewer = app
+        .post("/setup/user?generateToken=true", &t.token, json!({"firstName": "V", "lastName": "W", "email": "v@example.com", "password": PASSWORD, "role": "viewer"}))
+        .await
+        .item()["personalAccessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.post("/billing/plan/activate", &viewer, activation()).await.assert_error(403, "FORBIDDEN", None);
+
+    let done = app.post("/billing/plan/activate", &t.token, activation()).await;
+    done.assert_ok();
+    assert_eq!(done.item()["plan"], "payg");
+    assert_eq!(done.item()["status"], "active");
+    assert_eq!(
+        done.item()["paymentMethod"],
+        json!({"type": "card", "brand": "visa", "last4": "4242", "expMonth": 12, "expYear": 2040})
+    );
+    assert!(done.item()["trialDaysLeft"].is_null());
+    assert_eq!(emails_about(&app, "Organization activated").await, 1, "the admin is told");
+    let dump =
+        app.db.raw_texts("SELECT payment_method FROM organizations WHERE payment_method IS NOT NULL").await.join("");
+    assert!(!dump.contains("42424242"));
+});
+
+both_backends!(an_expired_trial_is_read_only_until_activated, |app| {
+    let t = app.signup("expired@example.com").await;
+    let token = age(&app, &t, 31).await;
+    let plan = app.get("/billing/plan", &token).await;
+    assert_eq!((plan.item()["status"].as_str(), plan.item()["trialDaysLeft"].as_i64()), (Some("expired"), Some(0)));
+    app.get("/setup/account", &token).await.assert_ok();
+    app.post("/setup/account", &token, json!({"account": {"name": "Blocked"}})).await.assert_error(
+        403,
+        "ORGANIZATION_NOT_ACTIVE",
+        None,
+    );
+    app.post("/auth/tokens", &token, json!({"name": "ci"})).await.assert_error(403, "ORGANIZATION_NOT_ACTIVE", None);
+    app.post("/billing/plan/activate", &token, json!({"billingContact": {"name": "Ada Lovelace", "email": "b@example.com"}, "paymentMethod": {"type": "invoice"}}))
+        .await
+        .assert_ok();
+    app.post("/setup/account", &token, json!({"account": {"name": "Allowed"}})).await.assert_ok();
+});
+
+both_backends!(a_trial_ending_within_a_week_is_announced_once, |app| {
+    let t = app.signup("ending@example.com").await;
+    assert_eq!(app.store().send_trial_reminders().await.unwrap(), 0, "30 days left");
+    age(&app, &t, 25).await;
+    assert_eq!(app.store().send_trial_reminders().await.unwrap(), 1);
+    assert_eq!(app.store().send_trial_reminders().await.unwrap(), 0, "once");
+    assert_eq!(emails_about(&app, "Trial ending").await, 1);
+    let inbox = app.get("/notifications", &t.token).await;
+    assert!(inbox.items().iter().any(|i| i["event"] == "trial.expiring"));
+});

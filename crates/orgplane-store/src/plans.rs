@@ -1,0 +1,130 @@
+//! Plans and activation.
+
+use crate::{Store, db, now_ms};
+use orgplane_domain::audit::Event;
+use orgplane_domain::ids::OrgId;
+use orgplane_domain::notify::Notice;
+use orgplane_domain::plan::{BillingContact, PaymentMethod, Plan, TRIAL_MS, TRIAL_REMINDER_MS};
+use orgplane_domain::{Error, Result};
+use sqlx::Row;
+
+/// An organization's plan as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanInfo {
+    pub plan: Plan,
+    pub trial_ends_at: i64,
+    pub activated_at: Option<i64>,
+    pub billing_contact: Option<BillingContact>,
+    pub payment_method: Option<PaymentMethod>,
+}
+
+impl Store {
+    pub async fn plan_info(&self, org: OrgId) -> Result<PlanInfo> {
+        let row = sqlx::query(
+            "SELECT plan, created_at, activated_at, billing_contact, payment_method FROM organizations WHERE id = $1",
+        )
+        .bind(org.as_i64())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?
+        .ok_or_else(crate::orgs::org_not_found)?;
+        let plan: String = row.try_get("plan").map_err(db)?;
+        let json = |name: &str| -> Result<Option<String>> { row.try_get(name).map_err(db) };
+        Ok(PlanInfo {
+            plan: Plan::parse(&plan).ok_or_else(|| Error::internal(format!("stored plan {plan:?}")))?,
+            trial_ends_at: row.try_get::<i64, _>("created_at").map_err(db)? + TRIAL_MS,
+            activated_at: row.try_get("activated_at").map_err(db)?,
+            billing_contact: json("billing_contact")?.and_then(|s| serde_json::from_str(&s).ok()),
+            payment_method: json("payment_method")?.and_then(|s| serde_json::from_str(&s).ok()),
+        })
+    }
+
+    /// Activates the organization: pay-as-you-go (an enterprise plan stays enterprise) with
+    /// these billing details.
+    pub async fn activate_plan(&self, org: OrgId, contact: &BillingContact, payment: &PaymentMethod) -> Result<()> {
+        self.write_one(
+            sqlx::query(
+                "UPDATE organizations SET plan = CASE WHEN plan = 'enterprise' THEN plan ELSE 'payg' END, \
+                 activated_at = COALESCE(activated_at, $1), billing_contact = $2, payment_method = $3 WHERE id = $4",
+            )
+            .bind(now_ms())
+            .bind(serde_json::to_string(contact).expect("serialises"))
+            .bind(serde_json::to_string(payment).expect("serialises"))
+            .bind(org.as_i64()),
+        )
+        .await?;
+        self.changed().await;
+        Ok(())
+    }
+
+    /// The operator's command: sets the plan outright.
+    pub async fn set_plan(&self, org: OrgId, plan: Plan) -> Result<()> {
+        let done = self
+            .write_one(
+                sqlx::query("UPDATE organizations SET plan = $1 WHERE id = $2").bind(plan.as_str()).bind(org.as_i64()),
+            )
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(crate::orgs::org_not_found());
+        }
+        self.changed().await;
+        Ok(())
+    }
+
+    /// Queues the trial-ending notice of every trial that ends within a week and has not had
+    /// one; returns how many. Marked in the same transaction, so it goes out once.
+    pub async fn send_trial_reminders(&self) -> Result<usize> {
+        let now = now_ms();
+        let cutoff = now + TRIAL_REMINDER_MS - TRIAL_MS;
+        let due = sqlx::query(
+            "SELECT id FROM organizations WHERE plan = 'trial' AND trial_reminded_at IS NULL AND created_at <= $1 LIMIT 1",
+        )
+        .bind(cutoff)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        if due.is_none() {
+            return Ok(0);
+        }
+        let mut tx = self.begin_write().await?;
+        let rows = sqlx::query(
+            "UPDATE organizations SET trial_reminded_at = $1 WHERE plan = 'trial' AND trial_reminded_at IS NULL \
+             AND created_at <= $2 RETURNING id, created_at",
+        )
+        .bind(now)
+        .bind(cutoff)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        for row in &rows {
+            let org: i64 = row.try_get("id").map_err(db)?;
+            let ends = row.try_get::<i64, _>("created_at").map_err(db)? + TRIAL_MS;
+            let event = Event {
+                id: format!("trial-{org}"),
+                organization_id: org,
+                seq: 0,
+                account_id: None,
+                user_id: None,
+                user_email: Some("orgplane".into()),
+                token_id: None,
+                action: "notifications:trialExpiring".into(),
+                action_type: format!(
+                    "The trial ends at {}: activate the organization to keep changing it",
+                    orgplane_domain::timefmt::to_spot(ends)
+                ),
+                namespace: "GENERAL".into(),
+                resource_type: Some("organization".into()),
+                resource_id: Some(org.to_string()),
+                source: "orgplane".into(),
+                ip: None,
+                agent: None,
+                context: "{}".into(),
+                response_status: 200,
+                created_at: now,
+            };
+            crate::notifications::enqueue(&mut tx, Notice::TrialExpiring, &event).await.map_err(db)?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(rows.len())
+    }
+}
