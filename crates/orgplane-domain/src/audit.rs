@@ -91,6 +91,7 @@ pub fn kind_for(method: &str, route: &str) -> Option<Kind> {
         ("PUT", "/events/notification/accountPolicy") => {
             kind("events:updateAccountPolicy", "Update account notification policy", "account")
         }
+        ("POST", "/billing/usage") => kind("billing:ingestUsage", "Ingest usage", "organization"),
         ("POST", "/billing/plan/activate") => kind("billing:activatePlan", "Activate organization", "organization"),
         ("PUT", "/audit/webhook") => kind("setup:updateOrganization", "Set audit webhook", "organization"),
         ("DELETE", "/audit/webhook") => kind("setup:updateOrganization", "Remove audit webhook", "organization"),

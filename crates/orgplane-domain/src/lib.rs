@@ -19,6 +19,7 @@ pub mod secret;
 pub mod secretbox;
 pub mod throttle;
 pub mod timefmt;
+pub mod usage;
 pub mod validate;
 
 pub use error::{Error, Result};

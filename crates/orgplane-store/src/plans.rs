@@ -128,3 +128,114 @@ impl Store {
         Ok(rows.len())
     }
 }
+
+/// What ingesting a batch did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ingested {
+    pub records: i64,
+    /// The batch key had been ingested before with the same content: nothing changed.
+    pub duplicate: bool,
+}
+
+impl Store {
+    /// Ingests a checked batch whole, once per key. Accounts must be the organization's (the
+    /// first stranger is reported by its index).
+    pub async fn ingest_usage(
+        &self,
+        org: OrgId,
+        batch_key: &str,
+        records: &[orgplane_domain::usage::UsageRecord],
+    ) -> Result<Ingested> {
+        let hash = orgplane_domain::usage::content_hash(records);
+        let mut tx = self.write_tx().await?;
+        let existing = sqlx::query(
+            "SELECT content_hash, record_count FROM usage_batches WHERE organization_id = $1 AND batch_key = $2",
+        )
+        .bind(org.as_i64())
+        .bind(batch_key)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        if let Some(row) = existing {
+            let stored: String = row.try_get("content_hash").map_err(db)?;
+            if stored != hash {
+                return Err(Error::invalid(
+                    "BATCH_KEY_REUSED",
+                    "body.batchKey",
+                    "this batch key was used for different records; use a new key",
+                ));
+            }
+            return Ok(Ingested { records: row.try_get("record_count").map_err(db)?, duplicate: true });
+        }
+        let accounts: Vec<String> = sqlx::query("SELECT id FROM accounts WHERE organization_id = $1")
+            .bind(org.as_i64())
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db)?
+            .iter()
+            .map(|r| r.try_get("id"))
+            .collect::<std::result::Result<_, _>>()
+            .map_err(db)?;
+        for (i, r) in records.iter().enumerate() {
+            if !accounts.contains(&r.account_id) {
+                return Err(Error::invalid(
+                    "Account_DOESNT_EXIST",
+                    format!("body.records[{i}].accountId"),
+                    "no such account in this organization",
+                ));
+            }
+        }
+        sqlx::query(
+            "INSERT INTO usage_batches (organization_id, batch_key, content_hash, record_count, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(org.as_i64())
+        .bind(batch_key)
+        .bind(&hash)
+        .bind(records.len() as i64)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        for r in records {
+            sqlx::query(
+                "INSERT INTO usage_records (organization_id, batch_key, account_id, day, product, vcpu_milli_hours, \
+                 on_demand_cost_cents, actual_cost_cents) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(org.as_i64())
+            .bind(batch_key)
+            .bind(&r.account_id)
+            .bind(&r.day)
+            .bind(&r.product)
+            .bind(r.vcpu_milli_hours)
+            .bind(r.on_demand_cost_cents)
+            .bind(r.actual_cost_cents)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(Ingested { records: records.len() as i64, duplicate: false })
+    }
+
+    /// Totals for one month (`YYYY-MM`): (records, vCPU milli-hours, on-demand cents, actual cents).
+    pub async fn usage_month_totals(&self, org: OrgId, month: &str) -> Result<(i64, i64, i64, i64)> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(vcpu_milli_hours), 0) AS BIGINT) AS v, \
+             CAST(COALESCE(SUM(on_demand_cost_cents), 0) AS BIGINT) AS o, \
+             CAST(COALESCE(SUM(actual_cost_cents), 0) AS BIGINT) AS a FROM usage_records \
+             WHERE organization_id = $1 AND day >= $2 AND day < $3",
+        )
+        .bind(org.as_i64())
+        .bind(format!("{month}-01"))
+        .bind(format!("{month}-32"))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok((
+            row.try_get("n").map_err(db)?,
+            row.try_get("v").map_err(db)?,
+            row.try_get("o").map_err(db)?,
+            row.try_get("a").map_err(db)?,
+        ))
+    }
+}

@@ -93,3 +93,54 @@ fn field<T: serde::de::DeserializeOwned>(body: &Value, name: &str) -> Result<T, 
         body.get(name).ok_or_else(|| Error::validation(format!("body.{name}"), format!("\"{name}\" is required")))?;
     serde_json::from_value(v.clone()).map_err(|e| Error::validation(format!("body.{name}"), e.to_string()))
 }
+
+#[derive(serde::Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageBatch {
+    /// Idempotency key: a batch sent again with the same key changes nothing.
+    pub batch_key: String,
+    #[schema(value_type = Vec<Object>)]
+    pub records: Vec<orgplane_domain::usage::UsageInput>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageIngested {
+    pub batch_key: String,
+    pub records: i64,
+    /// The key had been ingested before: nothing changed.
+    pub duplicate: bool,
+}
+
+/// Ingests a batch of usage records, whole or not at all, once per `batchKey`. Each record:
+/// `{accountId, date: "YYYY-MM-DD", product, vcpuHours, onDemandCostCents, actualCostCents}`.
+#[utoipa::path(post, path = "/billing/usage", tag = "billing", security(("bearer" = [])), request_body = UsageBatch,
+    responses((status = 200, body = Items<UsageIngested>), (status = 400, body = Failure), (status = 401, body = Failure), (status = 403, body = Failure)))]
+pub async fn ingest_usage(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    _: Query<NoParams>,
+    Body(batch): Body<UsageBatch>,
+) -> ApiResult<Reply> {
+    authz::check_org(&state, &caller, Action::UpdateOrganization).await?;
+    let key = orgplane_domain::validate::label("body.batchKey", &batch.batch_key)?;
+    if batch.records.is_empty() || batch.records.len() > orgplane_domain::usage::MAX_BATCH {
+        return Err(Error::validation(
+            "body.records",
+            format!("a batch holds 1 to {} records", orgplane_domain::usage::MAX_BATCH),
+        )
+        .into());
+    }
+    let today = to_spot(orgplane_store::now_ms())[..10].to_string();
+    let records = batch
+        .records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| orgplane_domain::usage::check_record(i, r, &today))
+        .collect::<Result<Vec<_>, _>>()?;
+    let done = state.store.ingest_usage(caller.org_id, &key, &records).await?;
+    Ok(Reply::item(
+        "orgplane:billing:usageBatch",
+        UsageIngested { batch_key: key, records: done.records, duplicate: done.duplicate },
+    ))
+}

@@ -139,6 +139,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(events::get_account_policy, events::put_account_policy))
         .routes(routes!(billing::get))
         .routes(routes!(billing::activate))
+        .routes(routes!(billing::ingest_usage))
         .routes(routes!(notifications::list))
         .routes(routes!(notifications::count))
         .routes(routes!(notifications::mark_read))

@@ -116,3 +116,48 @@ both_backends!(a_trial_ending_within_a_week_is_announced_once, |app| {
     let inbox = app.get("/notifications", &t.token).await;
     assert!(inbox.items().iter().any(|i| i["event"] == "trial.expiring"));
 });
+
+fn record(account: &str, date: &str) -> Value {
+    json!({"accountId": account, "date": date, "product": "ocean", "vcpuHours": 10.5, "onDemandCostCents": 1000, "actualCostCents": 300})
+}
+
+both_backends!(usage_batches_are_ingested_whole_and_once, |app| {
+    let t = app.signup("usage@example.com").await;
+    let org = orgplane_domain::ids::OrgId::parse(&t.org_id).unwrap();
+    let batch = json!({"batchKey": "2026-11-day-30", "records": [record(&t.account_id, "2026-11-30"), record(&t.account_id, "2026-11-29")]});
+    let first = app.post("/billing/usage", &t.token, batch.clone()).await;
+    first.assert_ok();
+    assert_eq!((first.item()["records"].as_i64(), first.item()["duplicate"].as_bool()), (Some(2), Some(false)));
+    let again = app.post("/billing/usage", &t.token, batch).await;
+    assert_eq!(again.item()["duplicate"], true, "a repeat changes nothing");
+    assert_eq!(app.store().usage_month_totals(org, "2026-11").await.unwrap(), (2, 21_000, 2000, 600));
+    // The same key with other records is a mistake, not a repeat.
+    let reused = json!({"batchKey": "2026-11-day-30", "records": [record(&t.account_id, "2026-11-28")]});
+    app.post("/billing/usage", &t.token, reused).await.assert_error(400, "BATCH_KEY_REUSED", Some("body.batchKey"));
+});
+
+both_backends!(a_bad_record_refuses_the_whole_batch_naming_its_index, |app| {
+    let t = app.signup("usage-bad@example.com").await;
+    let org = orgplane_domain::ids::OrgId::parse(&t.org_id).unwrap();
+    let good = record(&t.account_id, "2026-11-30");
+    let with = |k: &str, v: Value| {
+        let mut r = good.clone();
+        r[k] = v;
+        json!({"batchKey": format!("bad-{k}"), "records": [good.clone(), r]})
+    };
+    let cases = [
+        (with("accountId", json!("act-00000000")), "Account_DOESNT_EXIST", "body.records[1].accountId"),
+        (with("date", json!("2999-01-01")), "ValidationError", "body.records[1].date"),
+        (with("date", json!("2026-13-01")), "ValidationError", "body.records[1].date"),
+        (with("vcpuHours", json!(-1)), "ValidationError", "body.records[1].vcpuHours"),
+        (with("actualCostCents", json!(-5)), "ValidationError", "body.records[1].actualCostCents"),
+        (with("product", json!("Ocean!")), "ValidationError", "body.records[1].product"),
+        (with("onDemandCostCents", json!(1.5)), "ValidationError", "body.records[1].onDemandCostCents"),
+        (json!({"batchKey": "empty", "records": []}), "ValidationError", "body.records"),
+        (json!({"batchKey": "", "records": [good.clone()]}), "ValidationError", "body.batchKey"),
+    ];
+    for (body, code, field) in cases {
+        app.post("/billing/usage", &t.token, body).await.assert_error(400, code, Some(field));
+    }
+    assert_eq!(app.store().usage_month_totals(org, "2026-11").await.unwrap().0, 0, "nothing half-ingested");
+});

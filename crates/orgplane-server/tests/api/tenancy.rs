@@ -98,6 +98,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PUT", "/events/notification/accountPolicy?accountId={accountId}"),
     ("GET", "/billing/plan"),
     ("POST", "/billing/plan/activate"),
+    ("POST", "/billing/usage"),
     ("GET", "/notifications"),
     ("GET", "/notifications/count"),
     ("POST", "/notifications/{notificationId}/read"),
