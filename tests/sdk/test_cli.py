@@ -123,3 +123,38 @@ def test_operator_sets_the_plan():
         assert db.execute("SELECT plan FROM organizations WHERE id = ?", (int(org["organizationId"]),)).fetchone() == ("enterprise",)
         assert db.execute("SELECT source FROM audit_events WHERE action = 'billing:setPlan'").fetchone() == ("cli",)
         db.close()
+
+
+def test_usage_import_streams_batches_once(server):
+    account = server.org["accountId"]
+    env = {"ORGPLANE_TOKEN": server.token}
+    with tempfile.TemporaryDirectory() as d:
+        good = os.path.join(d, "usage.csv")
+        with open(good, "w") as f:
+            f.write("accountId,date,product,vcpuHours,onDemandCostCents,actualCostCents\n")
+            for i in range(2500):
+                f.write(f"{account},2026-10-{1 + i % 28:02d},{'ocean' if i % 2 else 'elastigroup'},{i % 7}.25,{i * 3},{i}\n")
+        first = run("usage", "import", good, "--url", server.base_url, "--batch-size", "1000", env=env)
+        assert first.returncode == 0, first.stderr
+        assert "imported 2500 of 2500 records in 3 batches (0 already imported)" in first.stdout, first.stdout
+        again = run("usage", "import", good, "--url", server.base_url, env=env)
+        assert "imported 0 of 2500 records" in again.stdout and "(2500 already imported)" in again.stdout, again.stdout
+
+        broken = os.path.join(d, "broken.csv")
+        with open(broken, "w") as f:
+            f.write("accountId,date,product,vcpuHours,onDemandCostCents,actualCostCents\n")
+            f.write(f"{account},2026-10-01,ocean,1,100,50\n")
+            f.write(f"{account},2026-10-02,ocean,lots,100,50\n")
+            f.write(f"{account},2026-10-03,ocean,1,100\n")
+        out = run("usage", "import", broken, "--url", server.base_url, env=env)
+        assert out.returncode != 0
+        assert "line 3: vcpuHours" in out.stderr and "line 4: expected 6 fields" in out.stderr, out.stderr
+        assert "nothing was imported" in out.stderr
+
+        stranger = os.path.join(d, "stranger.csv")
+        with open(stranger, "w") as f:
+            f.write("accountId,date,product,vcpuHours,onDemandCostCents,actualCostCents\n")
+            f.write(f"{account},2026-10-01,ocean,1,100,50\n")
+            f.write("act-00000000,2026-10-01,ocean,1,100,50\n")
+        out = run("usage", "import", stranger, "--url", server.base_url, env=env)
+        assert out.returncode != 0 and "line 3:" in out.stderr and "Account_DOESNT_EXIST" in out.stderr, out.stderr

@@ -3,6 +3,7 @@
 //! variables, then flags — each layer overriding the one before.
 
 mod config;
+mod usage_import;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -44,6 +45,11 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Usage records.
+    Usage {
+        #[command(subcommand)]
+        command: UsageCommand,
+    },
     /// The audit trail.
     Audit {
         #[command(subcommand)]
@@ -53,6 +59,24 @@ enum Command {
     Outbox {
         #[command(subcommand)]
         command: OutboxCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UsageCommand {
+    /// Send a CSV file (header: accountId,date,product,vcpuHours,onDemandCostCents,actualCostCents)
+    /// to a running server, in batches. A file with any malformed line imports nothing; an
+    /// interrupted import resumes when run again.
+    Import {
+        file: PathBuf,
+        /// The server's address.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// An API token of an organization admin (or a token allowed to ingest usage).
+        #[arg(long, env = "ORGPLANE_TOKEN", hide_env_values = true)]
+        token: String,
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u16).range(1..=10000))]
+        batch_size: u16,
     },
 }
 
@@ -115,6 +139,10 @@ async fn main() -> anyhow::Result<()> {
     }
     config::init_logging(&config);
 
+    // Client commands talk to a running server, not to the database.
+    if let Command::Usage { command: UsageCommand::Import { file, url, token, batch_size } } = &cli.command {
+        return usage_import::run(file, url, token, usize::from(*batch_size)).await;
+    }
     let store = Store::connect(&config.database_url()).await.context("opening the database")?;
     store.migrate().await.context("applying migrations")?;
     match cli.command {
@@ -139,6 +167,7 @@ async fn main() -> anyhow::Result<()> {
             store.close().await;
         }
         Command::Migrate => println!("migrations applied ({:?})", store.backend()),
+        Command::Usage { .. } => unreachable!("handled before the database is opened"),
         Command::Admin { command: AdminCommand::CreateOrg { name, email, first_name, last_name, json } } => {
             create_org(&store, name, email, first_name, last_name, json).await?;
         }
