@@ -158,3 +158,19 @@ def test_usage_import_streams_batches_once(server):
             f.write("act-00000000,2026-10-01,ocean,1,100,50\n")
         out = run("usage", "import", stranger, "--url", server.base_url, env=env)
         assert out.returncode != 0 and "line 3:" in out.stderr and "Account_DOESNT_EXIST" in out.stderr, out.stderr
+
+
+def test_operator_sets_prices():
+    import sqlite3
+    with tempfile.TemporaryDirectory() as d:
+        assert run("--data-dir", d, "migrate").returncode == 0
+        ok = run("--data-dir", d, "admin", "set-price", "--plan", "payg", "--product", "ocean", "--savings-percent", "12.5")
+        assert ok.returncode == 0, ok.stderr
+        ok = run("--data-dir", d, "admin", "set-price", "--plan", "payg", "--product", "eco", "--vcpu-hour-cents", "1.5")
+        assert ok.returncode == 0, ok.stderr
+        assert run("--data-dir", d, "admin", "set-price", "--plan", "payg", "--product", "eco", "--savings-percent", "101").returncode != 0
+        assert run("--data-dir", d, "admin", "set-price", "--plan", "payg", "--product", "eco").returncode != 0
+        db = sqlite3.connect(os.path.join(d, "orgplane.db"))
+        rows = db.execute("SELECT product, model, rate FROM pricing ORDER BY product").fetchall()
+        db.close()
+        assert rows == [("eco", "vcpu", 1500), ("ocean", "savings", 1250)]

@@ -115,6 +115,19 @@ enum AdminCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Set the price of a product on a plan: a share of the savings, or a price per vCPU-hour.
+    SetPrice {
+        #[arg(long, value_parser = ["trial", "payg", "enterprise"])]
+        plan: String,
+        #[arg(long)]
+        product: String,
+        /// Percent of the savings, e.g. 25 or 12.5.
+        #[arg(long, conflicts_with = "vcpu_hour_cents", required_unless_present = "vcpu_hour_cents")]
+        savings_percent: Option<f64>,
+        /// Cents per vCPU-hour, e.g. 1.5.
+        #[arg(long)]
+        vcpu_hour_cents: Option<f64>,
+    },
     /// Set an organization's plan (enterprise is only ever set here).
     SetPlan {
         #[arg(long)]
@@ -182,6 +195,24 @@ async fn main() -> anyhow::Result<()> {
                     m.last_error.unwrap_or_default()
                 );
             }
+        }
+        Command::Admin { command: AdminCommand::SetPrice { plan, product, savings_percent, vcpu_hour_cents } } => {
+            use orgplane_domain::billing::Price;
+            let plan = orgplane_domain::plan::Plan::parse(&plan).expect("clap checked the value");
+            let product =
+                orgplane_domain::validate::label("--product", &product).map_err(|e| anyhow::anyhow!("{e}"))?;
+            // Rates are stored as integers: basis points, thousandths of a cent.
+            let price = match (savings_percent, vcpu_hour_cents) {
+                (Some(p), _) if (0.0..=100.0).contains(&p) => {
+                    Price::SavingsShare { basis_points: (p * 100.0).round() as i64 }
+                }
+                (None, Some(c)) if (0.0..=1_000_000.0).contains(&c) => {
+                    Price::PerVcpuHour { millicents: (c * 1000.0).round() as i64 }
+                }
+                _ => anyhow::bail!("--savings-percent must be 0 to 100, --vcpu-hour-cents 0 or more"),
+            };
+            store.set_price(plan, &product, price).await?;
+            println!("{} on {}: {price:?}", product, plan.as_str());
         }
         Command::Admin { command: AdminCommand::SetPlan { org, plan } } => {
             let id = orgplane_domain::ids::OrgId::parse(&org).map_err(|e| anyhow::anyhow!("--org: {e}"))?;

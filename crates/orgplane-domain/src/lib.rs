@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod billing;
 pub mod cloud;
 pub mod error;
 pub mod iam;

@@ -239,3 +239,89 @@ impl Store {
         ))
     }
 }
+
+/// One month's usage of one account and product, summed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageLine {
+    pub month: String,
+    pub account_id: String,
+    pub product: String,
+    pub vcpu_milli_hours: i64,
+    pub on_demand_cost_cents: i64,
+    pub actual_cost_cents: i64,
+}
+
+impl Store {
+    /// Sets the operator's price of `product` on `plan`.
+    pub async fn set_price(&self, plan: Plan, product: &str, price: orgplane_domain::billing::Price) -> Result<()> {
+        use orgplane_domain::billing::Price;
+        let (model, rate) = match price {
+            Price::SavingsShare { basis_points } => ("savings", basis_points),
+            Price::PerVcpuHour { millicents } => ("vcpu", millicents),
+        };
+        self.write_one(
+            sqlx::query(
+                "INSERT INTO pricing (plan, product, model, rate, updated_at) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (plan, product) DO UPDATE SET model = excluded.model, rate = excluded.rate, \
+                 updated_at = excluded.updated_at",
+            )
+            .bind(plan.as_str())
+            .bind(product)
+            .bind(model)
+            .bind(rate)
+            .bind(now_ms()),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// The operator's prices on `plan`, by product.
+    pub async fn prices(&self, plan: Plan) -> Result<Vec<(String, orgplane_domain::billing::Price)>> {
+        use orgplane_domain::billing::Price;
+        let rows = sqlx::query("SELECT product, model, rate FROM pricing WHERE plan = $1")
+            .bind(plan.as_str())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                let model: String = r.try_get("model").map_err(db)?;
+                let rate: i64 = r.try_get("rate").map_err(db)?;
+                let price = match model.as_str() {
+                    "vcpu" => Price::PerVcpuHour { millicents: rate },
+                    _ => Price::SavingsShare { basis_points: rate },
+                };
+                Ok((r.try_get("product").map_err(db)?, price))
+            })
+            .collect()
+    }
+
+    /// Usage summed per month, account and product, for the months `from..=to` (`YYYY-MM`).
+    pub async fn usage_lines(&self, org: OrgId, from: &str, to: &str) -> Result<Vec<UsageLine>> {
+        let rows = sqlx::query(
+            "SELECT SUBSTR(day, 1, 7) AS month, account_id, product, \
+             CAST(SUM(vcpu_milli_hours) AS BIGINT) AS v, CAST(SUM(on_demand_cost_cents) AS BIGINT) AS o, \
+             CAST(SUM(actual_cost_cents) AS BIGINT) AS a FROM usage_records \
+             WHERE organization_id = $1 AND day >= $2 AND day < $3 \
+             GROUP BY SUBSTR(day, 1, 7), account_id, product ORDER BY 1, 2, 3",
+        )
+        .bind(org.as_i64())
+        .bind(format!("{from}-01"))
+        .bind(format!("{to}-32"))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                Ok(UsageLine {
+                    month: r.try_get("month").map_err(db)?,
+                    account_id: r.try_get("account_id").map_err(db)?,
+                    product: r.try_get("product").map_err(db)?,
+                    vcpu_milli_hours: r.try_get("v").map_err(db)?,
+                    on_demand_cost_cents: r.try_get("o").map_err(db)?,
+                    actual_cost_cents: r.try_get("a").map_err(db)?,
+                })
+            })
+            .collect()
+    }
+}

@@ -144,3 +144,140 @@ pub async fn ingest_usage(
         UsageIngested { batch_key: key, records: done.records, duplicate: done.duplicate },
     ))
 }
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct BillParams {
+    pub month: Option<String>,
+    pub format: Option<String>,
+}
+
+impl crate::extract::QueryParams for BillParams {
+    const ALLOWED: &'static [&'static str] = &["month", "format"];
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BillLine {
+    pub account_id: String,
+    pub product: String,
+    /// vCPU-hours, to three decimals.
+    pub vcpu_hours: f64,
+    pub on_demand_cost_cents: i64,
+    pub actual_cost_cents: i64,
+    pub savings_cents: i64,
+    pub fee_cents: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TrendPoint {
+    pub month: String,
+    pub total_fee_cents: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Bill {
+    pub month: String,
+    pub currency: &'static str,
+    /// Final from the 15th of the next month; before that it can still change.
+    #[serde(rename = "final")]
+    pub is_final: bool,
+    pub lines: Vec<BillLine>,
+    pub total_savings_cents: i64,
+    pub total_fee_cents: i64,
+    /// The six months up to this one.
+    pub trend: Vec<TrendPoint>,
+}
+
+/// The bill of a month (`YYYY-MM`, default this month): a line per account and product with
+/// its savings and fee at the organization's plan prices, totals, and a six-month fee trend.
+/// `format=csv` returns the lines as a file.
+#[utoipa::path(get, path = "/billing/bills", tag = "billing", security(("bearer" = [])),
+    params(("month" = Option<String>, Query, description = "YYYY-MM"), ("format" = Option<String>, Query, description = "json (default) or csv")),
+    responses((status = 200, body = Items<Bill>), (status = 400, body = Failure), (status = 401, body = Failure), (status = 403, body = Failure)))]
+pub async fn bill(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    q: Query<BillParams>,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    use orgplane_domain::billing;
+    authz::check_org(&state, &caller, Action::DescribeOrganization).await?;
+    let today = to_spot(orgplane_store::now_ms())[..10].to_string();
+    let month = match q.params.month.as_deref() {
+        None => today[..7].to_string(),
+        Some(m) => billing::check_month(m, &today)
+            .ok_or_else(|| Error::validation("query.month", "\"month\" must be a month that has begun, YYYY-MM"))?,
+    };
+    let csv = match q.params.format.as_deref() {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(_) => return Err(Error::validation("query.format", "\"format\" must be json or csv").into()),
+    };
+    let info = state.store.plan_info(caller.org_id).await?;
+    let prices = state.store.prices(info.plan).await?;
+    let price_of = |product: &str| {
+        prices.iter().find(|(p, _)| p == product).map(|(_, price)| *price).unwrap_or(billing::default_price(info.plan))
+    };
+    let months = billing::months_back(&month, 6);
+    let usage = state.store.usage_lines(caller.org_id, &months[0], &month).await?;
+    let mut trend: Vec<TrendPoint> =
+        months.iter().map(|m| TrendPoint { month: m.clone(), total_fee_cents: 0 }).collect();
+    let mut lines = Vec::new();
+    for u in usage {
+        let savings = billing::savings_cents(u.on_demand_cost_cents, u.actual_cost_cents);
+        let fee = billing::fee_cents(price_of(&u.product), u.vcpu_milli_hours, savings);
+        if let Some(point) = trend.iter_mut().find(|t| t.month == u.month) {
+            point.total_fee_cents += fee;
+        }
+        if u.month == month {
+            lines.push(BillLine {
+                account_id: u.account_id,
+                product: u.product,
+                vcpu_hours: u.vcpu_milli_hours as f64 / 1000.0,
+                on_demand_cost_cents: u.on_demand_cost_cents,
+                actual_cost_cents: u.actual_cost_cents,
+                savings_cents: savings,
+                fee_cents: fee,
+            });
+        }
+    }
+    let bill = Bill {
+        is_final: billing::is_final(&month, &today),
+        currency: "USD",
+        total_savings_cents: lines.iter().map(|l| l.savings_cents).sum(),
+        total_fee_cents: lines.iter().map(|l| l.fee_cents).sum(),
+        month,
+        lines,
+        trend,
+    };
+    if !csv {
+        return Ok(Reply::item("orgplane:billing:bill", bill).into_response());
+    }
+    let mut out =
+        String::from("month,accountId,product,vcpuHours,onDemandCostCents,actualCostCents,savingsCents,feeCents\r\n");
+    for l in &bill.lines {
+        out.push_str(&format!(
+            "{},{},{},{:.3},{},{},{},{}\r\n",
+            bill.month,
+            l.account_id,
+            l.product,
+            l.vcpu_hours,
+            l.on_demand_cost_cents,
+            l.actual_cost_cents,
+            l.savings_cents,
+            l.fee_cents
+        ));
+    }
+    out.push_str(&format!("{},TOTAL,,,,,{},{}\r\n", bill.month, bill.total_savings_cents, bill.total_fee_cents));
+    let disposition = format!("attachment; filename=\"bill-{}.csv\"", bill.month);
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (axum::http::header::CONTENT_DISPOSITION, disposition),
+        ],
+        out,
+    )
+        .into_response())
+}

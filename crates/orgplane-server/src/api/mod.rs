@@ -140,6 +140,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(billing::get))
         .routes(routes!(billing::activate))
         .routes(routes!(billing::ingest_usage))
+        .routes(routes!(billing::bill))
         .routes(routes!(notifications::list))
         .routes(routes!(notifications::count))
         .routes(routes!(notifications::mark_read))

@@ -161,3 +161,64 @@ both_backends!(a_bad_record_refuses_the_whole_batch_naming_its_index, |app| {
     }
     assert_eq!(app.store().usage_month_totals(org, "2026-11").await.unwrap().0, 0, "nothing half-ingested");
 });
+
+both_backends!(a_monthly_bill_prices_each_line_and_shows_the_trend, |app| {
+    use orgplane_domain::billing::Price;
+    use orgplane_domain::plan::Plan;
+    let t = app.signup("bill@example.com").await;
+    let org = orgplane_domain::ids::OrgId::parse(&t.org_id).unwrap();
+    let second = app.post("/setup/account", &t.token, json!({"account": {"name": "Second"}})).await.item()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = |account: &str, date: &str, product: &str, vcpu: f64, od: i64, actual: i64| json!({"accountId": account, "date": date, "product": product, "vcpuHours": vcpu, "onDemandCostCents": od, "actualCostCents": actual});
+    let batch = json!({"batchKey": "b1", "records": [
+        r(&t.account_id, "2026-10-03", "ocean", 10.0, 10_000, 4_000),
+        r(&t.account_id, "2026-10-04", "ocean", 5.5, 5_000, 2_000),
+        r(&second, "2026-10-04", "elastigroup", 100.0, 1_000, 1_500),
+        r(&t.account_id, "2026-09-20", "ocean", 1.0, 1_000, 0),
+    ]});
+    app.post("/billing/usage", &t.token, batch).await.assert_ok();
+    app.store().set_plan(org, Plan::Payg).await.unwrap();
+    app.store().set_price(Plan::Payg, "elastigroup", Price::PerVcpuHour { millicents: 1500 }).await.unwrap();
+
+    let bill = app.get("/billing/bills?month=2026-10", &t.token).await;
+    bill.assert_ok();
+    let b = bill.item();
+    assert_eq!(b["currency"], "USD");
+    assert_eq!(b["final"], true);
+    let lines = b["lines"].as_array().unwrap();
+    assert_eq!(lines.len(), 2);
+    let ocean = lines.iter().find(|l| l["product"] == "ocean").unwrap();
+    // 20 % (the pay-as-you-go default) of 15,000 − 6,000 saved.
+    assert_eq!(
+        (ocean["savingsCents"].as_i64(), ocean["feeCents"].as_i64(), ocean["vcpuHours"].as_f64()),
+        (Some(9_000), Some(1_800), Some(15.5))
+    );
+    let eg = lines.iter().find(|l| l["product"] == "elastigroup").unwrap();
+    // No savings (it cost more than on-demand); 100 vCPU-hours at 1.5 cents.
+    assert_eq!((eg["savingsCents"].as_i64(), eg["feeCents"].as_i64()), (Some(0), Some(150)));
+    assert_eq!((b["totalSavingsCents"].as_i64(), b["totalFeeCents"].as_i64()), (Some(9_000), Some(1_950)));
+    let trend = b["trend"].as_array().unwrap();
+    assert_eq!(trend.len(), 6);
+    assert_eq!(trend[4], json!({"month": "2026-09", "totalFeeCents": 200}));
+    assert_eq!(trend[5], json!({"month": "2026-10", "totalFeeCents": 1_950}));
+
+    let csv = app.get("/billing/bills?month=2026-10&format=csv", &t.token).await;
+    assert_eq!(csv.headers["content-type"], "text/csv; charset=utf-8");
+    let text = csv.json.as_str().unwrap();
+    assert!(text.starts_with("month,accountId,product,vcpuHours"));
+    assert!(text.contains(&format!("2026-10,{},ocean,15.500,15000,6000,9000,1800", t.account_id)));
+    assert!(text.trim_end().ends_with("2026-10,TOTAL,,,,,9000,1950"));
+
+    for (q, field) in [
+        ("month=2999-01", "query.month"),
+        ("month=2026-13", "query.month"),
+        ("month=oct", "query.month"),
+        ("format=xls", "query.format"),
+    ] {
+        app.get(&format!("/billing/bills?{q}"), &t.token).await.assert_error(400, "ValidationError", Some(field));
+    }
+    let empty = app.get("/billing/bills", &t.token).await;
+    assert_eq!(empty.item()["final"], false, "this month is still open");
+});

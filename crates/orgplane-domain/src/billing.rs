@@ -1,0 +1,94 @@
+//! Pricing and bills (product.md §6): fees per plan and product, either a share of the savings
+//! (on-demand cost − actual cost) or a price per vCPU-hour. All money in integer cents; rates
+//! in integer units (basis points, thousandths of a cent per vCPU-hour), so no float touches a bill.
+
+use crate::plan::Plan;
+
+/// How a product is priced on a plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Price {
+    /// A share of the savings, in basis points (2500 = 25 %).
+    SavingsShare { basis_points: i64 },
+    /// Thousandths of a cent per vCPU-hour (1500 = 1.5 cents).
+    PerVcpuHour { millicents: i64 },
+}
+
+/// The price when the operator has set none: 20 % of savings on trial and pay-as-you-go, 15 %
+/// on enterprise.
+pub fn default_price(plan: Plan) -> Price {
+    match plan {
+        Plan::Enterprise => Price::SavingsShare { basis_points: 1500 },
+        Plan::Trial | Plan::Payg => Price::SavingsShare { basis_points: 2000 },
+    }
+}
+
+/// Integer division rounding halves up (amounts are never negative here).
+fn div_round(n: i128, d: i128) -> i64 {
+    i64::try_from((n + d / 2) / d).unwrap_or(i64::MAX)
+}
+
+/// The savings of a line: on-demand minus actual, never below zero.
+pub fn savings_cents(on_demand: i64, actual: i64) -> i64 {
+    (on_demand - actual).max(0)
+}
+
+/// The fee of one bill line.
+pub fn fee_cents(price: Price, vcpu_milli_hours: i64, savings: i64) -> i64 {
+    match price {
+        Price::SavingsShare { basis_points } => div_round(i128::from(savings) * i128::from(basis_points), 10_000),
+        Price::PerVcpuHour { millicents } => {
+            div_round(i128::from(vcpu_milli_hours) * i128::from(millicents), 1_000_000)
+        }
+    }
+}
+
+/// Whether a month's bill is final: from the 15th of the next month.
+pub fn is_final(month: &str, today: &str) -> bool {
+    let (Some(y), Some(m)) =
+        (month.get(..4).and_then(|y| y.parse::<i32>().ok()), month.get(5..7).and_then(|m| m.parse::<u32>().ok()))
+    else {
+        return false;
+    };
+    let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+    today >= format!("{ny:04}-{nm:02}-15").as_str()
+}
+
+/// A `YYYY-MM` month that has begun (`today` is `YYYY-MM-DD`); `None` when malformed or future.
+pub fn check_month(month: &str, today: &str) -> Option<String> {
+    let b = month.as_bytes();
+    let shaped = b.len() == 7 && b[4] == b'-' && month.bytes().enumerate().all(|(i, c)| i == 4 || c.is_ascii_digit());
+    let m: u32 = month.get(5..7)?.parse().ok()?;
+    (shaped && (1..=12).contains(&m) && month <= &today[..7]).then(|| month.to_string())
+}
+
+/// The `n` months up to and including `month`, oldest first.
+pub fn months_back(month: &str, n: u32) -> Vec<String> {
+    let y: i32 = month[..4].parse().unwrap_or(1970);
+    let m: i32 = month[5..7].parse().unwrap_or(1);
+    let index = y * 12 + (m - 1);
+    (0..n as i32).rev().map(|k| index - k).map(|i| format!("{:04}-{:02}", i / 12, i % 12 + 1)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fees_are_exact_integers() {
+        assert_eq!(fee_cents(Price::SavingsShare { basis_points: 2500 }, 0, 1001), 250);
+        assert_eq!(fee_cents(Price::SavingsShare { basis_points: 2500 }, 0, 1002), 251);
+        assert_eq!(fee_cents(Price::PerVcpuHour { millicents: 1500 }, 10_500, 0), 16);
+        assert_eq!(savings_cents(100, 300), 0);
+    }
+
+    #[test]
+    fn months_and_finality() {
+        assert!(is_final("2026-10", "2026-11-15"));
+        assert!(!is_final("2026-10", "2026-11-14"));
+        assert!(is_final("2025-12", "2026-01-15"));
+        assert_eq!(check_month("2026-11", "2026-12-01").as_deref(), Some("2026-11"));
+        assert!(check_month("2027-01", "2026-12-01").is_none());
+        assert!(check_month("2026-13", "2026-12-01").is_none());
+        assert_eq!(months_back("2026-02", 3), vec!["2025-12", "2026-01", "2026-02"]);
+    }
+}
