@@ -174,3 +174,18 @@ def test_operator_sets_prices():
         rows = db.execute("SELECT product, model, rate FROM pricing ORDER BY product").fetchall()
         db.close()
         assert rows == [("eco", "vcpu", 1500), ("ocean", "savings", 1250)]
+
+
+def test_usage_seed_fills_a_month():
+    import sqlite3
+    with tempfile.TemporaryDirectory() as d:
+        org = json.loads(run("--data-dir", d, "admin", "create-org", "--name", "Seeded", "--email", "seed@example.com", "--json").stdout)
+        out = run("--data-dir", d, "usage", "seed", "--org", org["organizationId"], "--month", "2026-10", "--records", "1234")
+        assert out.returncode == 0, out.stderr
+        assert "seeded 1234 usage records in 2026-10" in out.stdout
+        assert run("--data-dir", d, "usage", "seed", "--org", org["organizationId"], "--month", "2999-01", "--records", "1").returncode != 0
+        db = sqlite3.connect(os.path.join(d, "orgplane.db"))
+        count, products, days = db.execute(
+            "SELECT COUNT(*), COUNT(DISTINCT product), COUNT(DISTINCT day) FROM usage_records").fetchone()
+        db.close()
+        assert (count, products, days) == (1234, 5, 28)

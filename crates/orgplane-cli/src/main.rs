@@ -64,6 +64,17 @@ enum Command {
 
 #[derive(Subcommand)]
 enum UsageCommand {
+    /// Fill a month of an organization with synthetic usage (for the bill benchmark), directly
+    /// in the database.
+    Seed {
+        #[arg(long)]
+        org: String,
+        /// YYYY-MM
+        #[arg(long)]
+        month: String,
+        #[arg(long)]
+        records: u64,
+    },
     /// Send a CSV file (header: accountId,date,product,vcpuHours,onDemandCostCents,actualCostCents)
     /// to a running server, in batches. A file with any malformed line imports nothing; an
     /// interrupted import resumes when run again.
@@ -180,7 +191,20 @@ async fn main() -> anyhow::Result<()> {
             store.close().await;
         }
         Command::Migrate => println!("migrations applied ({:?})", store.backend()),
-        Command::Usage { .. } => unreachable!("handled before the database is opened"),
+        Command::Usage { command: UsageCommand::Seed { org, month, records } } => {
+            let id = orgplane_domain::ids::OrgId::parse(&org).map_err(|e| anyhow::anyhow!("--org: {e}"))?;
+            let today = orgplane_domain::timefmt::to_spot(orgplane_store::now_ms())[..10].to_string();
+            let month = orgplane_domain::billing::check_month(&month, &today)
+                .ok_or_else(|| anyhow::anyhow!("--month must be a month that has begun, YYYY-MM"))?;
+            let bar = indicatif::ProgressBar::new(records);
+            let started = std::time::Instant::now();
+            store.seed_usage(id, &month, records, |n| bar.set_position(n)).await?;
+            bar.finish_and_clear();
+            println!("seeded {records} usage records in {month} in {:.1} s", started.elapsed().as_secs_f64());
+        }
+        Command::Usage { command: UsageCommand::Import { .. } } => {
+            unreachable!("handled before the database is opened")
+        }
         Command::Admin { command: AdminCommand::CreateOrg { name, email, first_name, last_name, json } } => {
             create_org(&store, name, email, first_name, last_name, json).await?;
         }

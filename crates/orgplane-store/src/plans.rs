@@ -325,3 +325,69 @@ impl Store {
             .collect()
     }
 }
+
+impl Store {
+    /// Fills a month with `records` synthetic usage records spread over the organization's
+    /// accounts, five products and the month's days (the bill benchmark's data). Written in
+    /// multi-row statements, `on_progress` called with the running count.
+    pub async fn seed_usage(&self, org: OrgId, month: &str, records: u64, on_progress: impl Fn(u64)) -> Result<()> {
+        const PRODUCTS: [&str; 5] = ["elastigroup", "ocean", "eco", "stateful", "analyzer"];
+        const ROWS: u64 = 500;
+        let accounts: Vec<String> = sqlx::query("SELECT id FROM accounts WHERE organization_id = $1 ORDER BY id")
+            .bind(org.as_i64())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?
+            .iter()
+            .map(|r| r.try_get("id"))
+            .collect::<std::result::Result<_, _>>()
+            .map_err(db)?;
+        if accounts.is_empty() {
+            return Err(crate::orgs::org_not_found());
+        }
+        let key = format!("seed-{month}-{}", now_ms());
+        let mut done = 0u64;
+        while done < records {
+            let n = ROWS.min(records - done);
+            let values: Vec<String> = (0..n)
+                .map(|k| {
+                    let p = k * 8;
+                    format!(
+                        "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                        p + 1,
+                        p + 2,
+                        p + 3,
+                        p + 4,
+                        p + 5,
+                        p + 6,
+                        p + 7,
+                        p + 8
+                    )
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO usage_records (organization_id, batch_key, account_id, day, product, vcpu_milli_hours, \
+                 on_demand_cost_cents, actual_cost_cents) VALUES {}",
+                values.join(", ")
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for k in 0..n {
+                let i = done + k;
+                let od = 1_000 + (i % 997) as i64;
+                q = q
+                    .bind(org.as_i64())
+                    .bind(key.clone())
+                    .bind(accounts[(i % accounts.len() as u64) as usize].clone())
+                    .bind(format!("{month}-{:02}", 1 + i % 28))
+                    .bind(PRODUCTS[((i / accounts.len() as u64) % 5) as usize])
+                    .bind(((i % 40) * 250) as i64)
+                    .bind(od)
+                    .bind(od * 3 / 10);
+            }
+            q.execute(&self.pool).await.map_err(db)?;
+            done += n;
+            on_progress(done);
+        }
+        Ok(())
+    }
+}
