@@ -8,6 +8,17 @@ use crate::error::Error;
 use crate::validate;
 use serde_json::{Map, Value, json};
 
+/// A partial update: `changes`' top-level fields over `current`'s (both JSON objects).
+pub fn merged(current: &Value, changes: &Value) -> Value {
+    let mut out = current.clone();
+    if let (Some(o), Some(c)) = (out.as_object_mut(), changes.as_object()) {
+        for (k, v) in c {
+            o.insert(k.clone(), v.clone());
+        }
+    }
+    out
+}
+
 /// Compute events a policy can name, with Spot's severity.
 pub const COMPUTE_EVENTS: &[(&str, &str)] = &[
     ("AWS_EC2_INSTANCE_LAUNCH", "INFO"),

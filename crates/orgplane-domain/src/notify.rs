@@ -86,6 +86,41 @@ impl Notice {
     }
 }
 
+/// An event that no request recorded (a reminder, the "send test" action), to word a notice
+/// about: `what` is its description, `by` who asked for it (or orgplane itself).
+#[allow(clippy::too_many_arguments)]
+pub fn unrecorded_event(
+    id: String,
+    organization_id: i64,
+    account_id: Option<String>,
+    resource: (&str, String),
+    action: &str,
+    what: String,
+    by: Option<&str>,
+    now: i64,
+) -> Event {
+    Event {
+        id,
+        organization_id,
+        seq: 0,
+        account_id,
+        user_id: None,
+        user_email: Some(by.unwrap_or("orgplane").to_string()),
+        token_id: None,
+        action: action.into(),
+        action_type: what,
+        namespace: "GENERAL".into(),
+        resource_type: Some(resource.0.into()),
+        resource_id: Some(resource.1),
+        source: "orgplane".into(),
+        ip: None,
+        agent: None,
+        context: "{}".into(),
+        response_status: 200,
+        created_at: now,
+    }
+}
+
 /// The notice a recorded event gives, if any.
 pub fn notice_for(e: &Event) -> Option<Notice> {
     let ok = e.response_status == 200;

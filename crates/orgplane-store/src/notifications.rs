@@ -207,29 +207,19 @@ impl Store {
             let account: String = row.try_get("account_id").map_err(db)?;
             let expires: i64 = row.try_get("expires_at").map_err(db)?;
             let client: String = row.try_get("client_id").map_err(db)?;
-            let event = Event {
-                id: format!("reminder-{account}"),
-                organization_id: row.try_get("organization_id").map_err(db)?,
-                seq: 0,
-                account_id: Some(account.clone()),
-                user_id: None,
-                user_email: Some("orgplane".into()),
-                token_id: None,
-                action: "notifications:credentialExpiring".into(),
-                action_type: format!(
+            let event = notify::unrecorded_event(
+                format!("reminder-{account}"),
+                row.try_get("organization_id").map_err(db)?,
+                Some(account.clone()),
+                ("account", account),
+                "notifications:credentialExpiring",
+                format!(
                     "The Azure client secret of application {client} expires at {}: create a new one and update it",
                     orgplane_domain::timefmt::to_spot(expires)
                 ),
-                namespace: "GENERAL".into(),
-                resource_type: Some("account".into()),
-                resource_id: Some(account),
-                source: "orgplane".into(),
-                ip: None,
-                agent: None,
-                context: "{}".into(),
-                response_status: 200,
-                created_at: now,
-            };
+                None,
+                now,
+            );
             enqueue(&mut tx, Notice::CredentialExpiring, &event).await.map_err(db)?;
         }
         tx.commit().await.map_err(db)?;
@@ -300,26 +290,16 @@ impl Store {
     /// The "send test" action: a test notice to every channel of the account, now.
     pub async fn send_test_notification(&self, org: OrgId, account: &AccountId, by: Option<&str>) -> Result<Queued> {
         let mut tx = self.begin_write().await?;
-        let event = Event {
-            id: "test".into(),
-            organization_id: org.as_i64(),
-            seq: 0,
-            account_id: Some(account.to_string()),
-            user_id: None,
-            user_email: by.map(str::to_string),
-            token_id: None,
-            action: "notifications:test".into(),
-            action_type: "Send test notification".into(),
-            namespace: "GENERAL".into(),
-            resource_type: Some("account".into()),
-            resource_id: Some(account.to_string()),
-            source: "api".into(),
-            ip: None,
-            agent: None,
-            context: "{}".into(),
-            response_status: 200,
-            created_at: now_ms(),
-        };
+        let event = notify::unrecorded_event(
+            "test".into(),
+            org.as_i64(),
+            Some(account.to_string()),
+            ("account", account.to_string()),
+            "notifications:test",
+            "Send test notification".into(),
+            by,
+            now_ms(),
+        );
         let queued = enqueue(&mut tx, Notice::Test, &event).await.map_err(db)?;
         tx.commit().await.map_err(db)?;
         if queued == Queued::default() {

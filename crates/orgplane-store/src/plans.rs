@@ -1,7 +1,6 @@
 //! Plans and activation.
 
 use crate::{Store, db, now_ms};
-use orgplane_domain::audit::Event;
 use orgplane_domain::ids::OrgId;
 use orgplane_domain::notify::Notice;
 use orgplane_domain::plan::{BillingContact, PaymentMethod, Plan, TRIAL_MS, TRIAL_REMINDER_MS};
@@ -99,29 +98,19 @@ impl Store {
         for row in &rows {
             let org: i64 = row.try_get("id").map_err(db)?;
             let ends = row.try_get::<i64, _>("created_at").map_err(db)? + TRIAL_MS;
-            let event = Event {
-                id: format!("trial-{org}"),
-                organization_id: org,
-                seq: 0,
-                account_id: None,
-                user_id: None,
-                user_email: Some("orgplane".into()),
-                token_id: None,
-                action: "notifications:trialExpiring".into(),
-                action_type: format!(
+            let event = orgplane_domain::notify::unrecorded_event(
+                format!("trial-{org}"),
+                org,
+                None,
+                ("organization", org.to_string()),
+                "notifications:trialExpiring",
+                format!(
                     "The trial ends at {}: activate the organization to keep changing it",
                     orgplane_domain::timefmt::to_spot(ends)
                 ),
-                namespace: "GENERAL".into(),
-                resource_type: Some("organization".into()),
-                resource_id: Some(org.to_string()),
-                source: "orgplane".into(),
-                ip: None,
-                agent: None,
-                context: "{}".into(),
-                response_status: 200,
-                created_at: now,
-            };
+                None,
+                now,
+            );
             crate::notifications::enqueue(&mut tx, Notice::TrialExpiring, &event).await.map_err(db)?;
         }
         tx.commit().await.map_err(db)?;

@@ -97,12 +97,7 @@ pub async fn update(
 ) -> ApiResult<Reply> {
     let current = found(&state, &caller, &id, Action::UpdateAccount).await?;
     let changes = subscription_body(&body)?;
-    let mut merged = current.document.clone();
-    if let (Some(m), Some(c)) = (merged.as_object_mut(), changes.as_object()) {
-        for (k, v) in c {
-            m.insert(k.clone(), v.clone());
-        }
-    }
+    let merged = orgplane_domain::notification_center::merged(&current.document, changes);
     let document = check_subscription(&merged)?;
     if !state.store.update_document(DocumentKind::Subscription, caller.org_id, &id, &document).await? {
         return Err(not_found().into());

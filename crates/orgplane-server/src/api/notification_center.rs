@@ -141,12 +141,7 @@ pub async fn update(
         Some(inner) if inner.is_object() => inner.clone(),
         _ => body,
     };
-    let mut merged = current.document.clone();
-    if let (Some(m), Some(c)) = (merged.as_object_mut(), changes.as_object()) {
-        for (k, v) in c {
-            m.insert(k.clone(), v.clone());
-        }
-    }
+    let merged = orgplane_domain::notification_center::merged(&current.document, &changes);
     let document = checked(&state, &caller, &merged).await?;
     if !state.store.update_document(DocumentKind::Policy, caller.org_id, &id, &document).await? {
         return Err(not_found().into());
