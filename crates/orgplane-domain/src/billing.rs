@@ -69,6 +69,47 @@ pub fn months_back(month: &str, n: u32) -> Vec<String> {
     (0..n as i32).rev().map(|k| index - k).map(|i| format!("{:04}-{:02}", i / 12, i % 12 + 1)).collect()
 }
 
+/// One month's usage of one account and product, summed (what the store aggregates).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageLine {
+    pub month: String,
+    pub account_id: String,
+    pub product: String,
+    pub vcpu_milli_hours: i64,
+    pub on_demand_cost_cents: i64,
+    pub actual_cost_cents: i64,
+}
+
+/// A priced bill line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BillLine {
+    pub usage: UsageLine,
+    pub savings_cents: i64,
+    pub fee_cents: i64,
+}
+
+/// The bill of `month`: its priced lines, and the total fee of each of `months` (the trend).
+pub fn bill(
+    month: &str,
+    months: &[String],
+    usage: Vec<UsageLine>,
+    price_of: impl Fn(&str) -> Price,
+) -> (Vec<BillLine>, Vec<(String, i64)>) {
+    let mut trend: Vec<(String, i64)> = months.iter().map(|m| (m.clone(), 0)).collect();
+    let mut lines = Vec::new();
+    for u in usage {
+        let savings = savings_cents(u.on_demand_cost_cents, u.actual_cost_cents);
+        let fee = fee_cents(price_of(&u.product), u.vcpu_milli_hours, savings);
+        if let Some(point) = trend.iter_mut().find(|(m, _)| *m == u.month) {
+            point.1 += fee;
+        }
+        if u.month == month {
+            lines.push(BillLine { usage: u, savings_cents: savings, fee_cents: fee });
+        }
+    }
+    (lines, trend)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -43,6 +43,24 @@ impl Ceremony {
     }
 }
 
+/// Replaces the person's recovery codes (their hashes).
+async fn replace_recovery_codes(conn: &mut sqlx::AnyConnection, user: &UserId, hashes: &[String]) -> Result<()> {
+    sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+        .bind(user.as_str())
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    for hash in hashes {
+        sqlx::query("INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)")
+            .bind(user.as_str())
+            .bind(hash)
+            .execute(&mut *conn)
+            .await
+            .map_err(db)?;
+    }
+    Ok(())
+}
+
 /// Recovery codes go with the last second factor.
 async fn drop_recovery_codes_if_no_factor(conn: &mut sqlx::AnyConnection, user: &UserId) -> Result<()> {
     sqlx::query(
@@ -127,19 +145,7 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
-        sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
-            .bind(user.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        for hash in code_hashes {
-            sqlx::query("INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)")
-                .bind(user.as_str())
-                .bind(hash)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-        }
+        replace_recovery_codes(&mut tx, user, code_hashes).await?;
         tx.commit().await.map_err(db)?;
         self.changed().await;
         Ok(())
@@ -235,19 +241,7 @@ impl Store {
             return Err(Error::invalid("WEBAUTHN_KEY_EXISTS", "body.credential", "this key is already registered"));
         }
         if !recovery_code_hashes.is_empty() {
-            sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
-                .bind(user.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-            for hash in recovery_code_hashes {
-                sqlx::query("INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)")
-                    .bind(user.as_str())
-                    .bind(hash)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
-            }
+            replace_recovery_codes(&mut tx, user, recovery_code_hashes).await?;
         }
         tx.commit().await.map_err(db)?;
         self.changed().await;

@@ -229,17 +229,6 @@ impl Store {
     }
 }
 
-/// One month's usage of one account and product, summed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UsageLine {
-    pub month: String,
-    pub account_id: String,
-    pub product: String,
-    pub vcpu_milli_hours: i64,
-    pub on_demand_cost_cents: i64,
-    pub actual_cost_cents: i64,
-}
-
 impl Store {
     /// Sets the operator's price of `product` on `plan`.
     pub async fn set_price(&self, plan: Plan, product: &str, price: orgplane_domain::billing::Price) -> Result<()> {
@@ -286,7 +275,12 @@ impl Store {
     }
 
     /// Usage summed per month, account and product, for the months `from..=to` (`YYYY-MM`).
-    pub async fn usage_lines(&self, org: OrgId, from: &str, to: &str) -> Result<Vec<UsageLine>> {
+    pub async fn usage_lines(
+        &self,
+        org: OrgId,
+        from: &str,
+        to: &str,
+    ) -> Result<Vec<orgplane_domain::billing::UsageLine>> {
         let rows = sqlx::query(
             "SELECT SUBSTR(day, 1, 7) AS month, account_id, product, \
              CAST(SUM(vcpu_milli_hours) AS BIGINT) AS v, CAST(SUM(on_demand_cost_cents) AS BIGINT) AS o, \
@@ -302,7 +296,7 @@ impl Store {
         .map_err(db)?;
         rows.iter()
             .map(|r| {
-                Ok(UsageLine {
+                Ok(orgplane_domain::billing::UsageLine {
                     month: r.try_get("month").map_err(db)?,
                     account_id: r.try_get("account_id").map_err(db)?,
                     product: r.try_get("product").map_err(db)?,

@@ -222,27 +222,20 @@ pub async fn bill(
     };
     let months = billing::months_back(&month, 6);
     let usage = state.store.usage_lines(caller.org_id, &months[0], &month).await?;
-    let mut trend: Vec<TrendPoint> =
-        months.iter().map(|m| TrendPoint { month: m.clone(), total_fee_cents: 0 }).collect();
-    let mut lines = Vec::new();
-    for u in usage {
-        let savings = billing::savings_cents(u.on_demand_cost_cents, u.actual_cost_cents);
-        let fee = billing::fee_cents(price_of(&u.product), u.vcpu_milli_hours, savings);
-        if let Some(point) = trend.iter_mut().find(|t| t.month == u.month) {
-            point.total_fee_cents += fee;
-        }
-        if u.month == month {
-            lines.push(BillLine {
-                account_id: u.account_id,
-                product: u.product,
-                vcpu_hours: u.vcpu_milli_hours as f64 / 1000.0,
-                on_demand_cost_cents: u.on_demand_cost_cents,
-                actual_cost_cents: u.actual_cost_cents,
-                savings_cents: savings,
-                fee_cents: fee,
-            });
-        }
-    }
+    let (priced, trend) = billing::bill(&month, &months, usage, price_of);
+    let lines: Vec<BillLine> = priced
+        .into_iter()
+        .map(|l| BillLine {
+            account_id: l.usage.account_id,
+            product: l.usage.product,
+            vcpu_hours: l.usage.vcpu_milli_hours as f64 / 1000.0,
+            on_demand_cost_cents: l.usage.on_demand_cost_cents,
+            actual_cost_cents: l.usage.actual_cost_cents,
+            savings_cents: l.savings_cents,
+            fee_cents: l.fee_cents,
+        })
+        .collect();
+    let trend = trend.into_iter().map(|(month, total_fee_cents)| TrendPoint { month, total_fee_cents }).collect();
     let bill = Bill {
         is_final: billing::is_final(&month, &today),
         currency: "USD",
