@@ -16,6 +16,7 @@ pub mod notify;
 pub mod outbox;
 pub mod plan;
 pub mod policy;
+pub mod scim;
 pub mod secret;
 pub mod secretbox;
 pub mod throttle;

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Fuzzes orgplane's parsers with cargo-fuzz (libFuzzer): every target in fuzz/ runs for a
+# bounded time, SECONDS per target (default 30), starting from its seed corpus
+# fuzz/corpus/TARGET. New inputs go to a scratch corpus outside the tree, so the committed seeds
+# stay few; a crash leaves its input in fuzz/artifacts/TARGET/ and fails the script.
+#
+#   scripts/fuzz.sh [SECONDS]
+#
+# Installs cargo-fuzz (and a C++ compiler for libFuzzer) when missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECONDS_PER_TARGET=${1:-30}
+case "$SECONDS_PER_TARGET" in
+  '' | *[!0-9]*) echo "usage: scripts/fuzz.sh [SECONDS]" >&2; exit 2 ;;
+esac
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/orgplane-target-fuzz}
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+# cargo-fuzz passes -Z flags (sanitizer, coverage instrumentation); the pinned stable toolchain
+# accepts them this way.
+export RUSTC_BOOTSTRAP=1
+
+if ! command -v c++ >/dev/null 2>&1; then
+  echo "== installing a C++ compiler (libFuzzer is built from source)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq g++ >/dev/null
+fi
+if ! cargo fuzz --version >/dev/null 2>&1; then
+  echo "== installing cargo-fuzz"
+  CARGO_TARGET_DIR=/var/tmp/cargo-fuzz-install cargo install cargo-fuzz --locked --version 0.13.2
+fi
+
+cd fuzz
+echo "== build"
+cargo fuzz build
+
+status=0
+for target in $(cargo fuzz list); do
+  work=$(mktemp -d "/var/tmp/orgplane-fuzz-$target.XXXXXX")
+  log="$work.log"
+  mkdir -p "corpus/$target"
+  echo "== $target: ${SECONDS_PER_TARGET}s from $(find "corpus/$target" -type f | wc -l) seeds"
+  if cargo fuzz run "$target" "$work" "corpus/$target" -- \
+    -max_total_time="$SECONDS_PER_TARGET" -max_len=4200 -print_final_stats=1 >"$log" 2>&1; then
+    grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss_mb)' "$log" || tail -n 5 "$log"
+  else
+    status=1
+    tail -n 80 "$log"
+    echo "!! $target failed; the input is in fuzz/artifacts/$target/ (full log: $log)"
+  fi
+  rm -rf "$work"
+  if [ "$status" -eq 0 ]; then rm -f "$log"; fi
+done
+exit "$status"
