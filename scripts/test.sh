@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command: builds once, runs every Rust test on SQLite and PostgreSQL, then drives the
 # built server with the real Spot Python SDK. Installs what it needs (PostgreSQL, python3 and the
-# pinned Python peers).
+# pinned Python peers, poppler-utils).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/orgplane-target}
@@ -16,6 +16,12 @@ echo "== PostgreSQL leg: $ORGPLANE_TEST_POSTGRES_URL"
 echo "== Python test peers (pinned): Spot SDK, moto STS emulator, aiosmtpd SMTP server"
 VENV=$(scripts/python-env.sh)
 export ORGPLANE_MOTO_SERVER="$VENV/bin/moto_server" ORGPLANE_PYTHON="$VENV/bin/python"
+
+if ! command -v pdftotext >/dev/null || ! command -v pdfinfo >/dev/null; then
+  echo "== poppler-utils (pdftotext, pdfinfo: the PDF bill tests read what they render)"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends poppler-utils >/dev/null
+fi
 
 echo "== build"
 cargo build --locked --workspace --all-targets

@@ -12,8 +12,8 @@ import requests
 from conftest import BIN, PG_URL, _psql, _with_database, _free_port
 
 
-def run(*args, env=None):
-    return subprocess.run([BIN, *args], capture_output=True, text=True, env=dict(os.environ, **(env or {})), timeout=60)
+def run(*args, env=None, cwd=None):
+    return subprocess.run([BIN, *args], capture_output=True, text=True, env=dict(os.environ, **(env or {})), timeout=60, cwd=cwd)
 
 
 def test_migrate_is_idempotent_on_both_backends():
@@ -158,6 +158,64 @@ def test_usage_import_streams_batches_once(server):
             f.write("act-00000000,2026-10-01,ocean,1,100,50\n")
         out = run("usage", "import", stranger, "--url", server.base_url, env=env)
         assert out.returncode != 0 and "line 3:" in out.stderr and "Account_DOESNT_EXIST" in out.stderr, out.stderr
+
+
+def test_report_billing_downloads_the_bill(server):
+    account, org_id = server.org["accountId"], server.org["organizationId"]
+    records = [
+        {"accountId": account, "date": f"2026-08-0{day}", "product": product, "vcpuHours": 2.5,
+         "onDemandCostCents": 1000, "actualCostCents": 400}
+        for day, product in [(1, "ocean"), (2, "ocean"), (3, "elastigroup")]
+    ]
+    res = server.api("POST", "/billing/usage", json={"batchKey": "report-billing-cli", "records": records})
+    assert res.status_code == 200, res.text
+    env = {"ORGPLANE_TOKEN": server.token}
+    common = ["--month", "2026-08", "--url", server.base_url]
+    with tempfile.TemporaryDirectory() as d:
+        # PDF, to the default file name in the current directory.
+        out = run("report", "billing", *common, "--format", "pdf", env=env, cwd=d)
+        assert out.returncode == 0, out.stderr
+        pdf = os.path.join(d, "bill-2026-08.pdf")
+        with open(pdf, "rb") as f:
+            data = f.read()
+        assert data.startswith(b"%PDF-") and b"%%EOF" in data[-64:]
+        assert out.stdout.strip() == f"wrote bill-2026-08.pdf ({len(data)} bytes)", out.stdout
+
+        # CSV, to a named file: integer cents, the organization on each line, the total last.
+        csv_path = os.path.join(d, "august.csv")
+        out = run("report", "billing", *common, "--format", "csv", "--output", csv_path, env=env)
+        assert out.returncode == 0, out.stderr
+        with open(csv_path, newline="") as f:
+            text = f.read()
+        # 20 % (the trial's default price) of the savings.
+        assert text.split("\r\n") == [
+            "month,organizationId,accountId,product,vcpuHours,onDemandCostCents,actualCostCents,savingsCents,feeCents",
+            f"2026-08,{org_id},{account},elastigroup,2.500,1000,400,600,120",
+            f"2026-08,{org_id},{account},ocean,5.000,2000,800,1200,240",
+            "2026-08,,TOTAL,,,,,1800,360",
+            "",
+        ], text
+
+        # JSON: the API's envelope, as served.
+        json_path = os.path.join(d, "bill.json")
+        out = run("report", "billing", *common, "--format", "json", "-o", json_path, env=env)
+        assert out.returncode == 0, out.stderr
+        with open(json_path) as f:
+            bill = json.load(f)["response"]["items"][0]
+        assert (bill["month"], bill["totalSavingsCents"], bill["totalFeeCents"]) == ("2026-08", 1800, 360)
+        assert bill["sections"] == [{"organizationId": int(org_id), "organizationName": "SDK Org",
+                                     "totalSavingsCents": 1800, "totalFeeCents": 360}]
+
+        # Refusals: the server's message, a non-zero exit, and no file left behind.
+        for month in ["2026-13", "2999-01"]:
+            out = run("report", "billing", "--month", month, "--url", server.base_url, env=env, cwd=d)
+            assert out.returncode != 0
+            assert "must be a month that has begun" in out.stderr and "query.month" in out.stderr, out.stderr
+            assert not [n for n in os.listdir(d) if month in n], os.listdir(d)
+        out = run("report", "billing", *common, env={"ORGPLANE_TOKEN": "not-a-token"}, cwd=d)
+        assert out.returncode != 0 and "token" in out.stderr, out.stderr
+        assert run("report", "billing", *common, "--format", "xls", env=env, cwd=d).returncode != 0
+        assert sorted(os.listdir(d)) == ["august.csv", "bill-2026-08.pdf", "bill.json"]
 
 
 def test_operator_sets_prices():

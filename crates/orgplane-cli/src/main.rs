@@ -3,6 +3,7 @@
 //! variables, then flags — each layer overriding the one before.
 
 mod config;
+mod report;
 mod usage_import;
 
 use anyhow::Context;
@@ -50,6 +51,11 @@ enum Command {
         #[command(subcommand)]
         command: UsageCommand,
     },
+    /// Documents from a running server (through its API).
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
     /// The audit trail.
     Audit {
         #[command(subcommand)]
@@ -88,6 +94,27 @@ enum UsageCommand {
         token: String,
         #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u16).range(1..=10000))]
         batch_size: u16,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReportCommand {
+    /// Download a month's bill as a PDF statement, a CSV file or the API's JSON.
+    Billing {
+        /// YYYY-MM (default: this month, UTC).
+        #[arg(long)]
+        month: Option<String>,
+        #[arg(long, default_value = "pdf", value_parser = report::FORMATS)]
+        format: String,
+        /// Where to save it (default: bill-YYYY-MM.FORMAT in the current directory).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        /// The server's address.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// An API token of someone allowed to see the organization's bill.
+        #[arg(long, env = "ORGPLANE_TOKEN", hide_env_values = true)]
+        token: String,
     },
 }
 
@@ -167,6 +194,12 @@ async fn main() -> anyhow::Result<()> {
     if let Command::Usage { command: UsageCommand::Import { file, url, token, batch_size } } = &cli.command {
         return usage_import::run(file, url, token, usize::from(*batch_size)).await;
     }
+    if let Command::Report { command: ReportCommand::Billing { month, format, output, url, token } } = &cli.command {
+        let month = month
+            .clone()
+            .unwrap_or_else(|| orgplane_domain::timefmt::to_spot(orgplane_store::now_ms())[..7].to_string());
+        return report::billing(url, token, &month, format, output.as_deref()).await;
+    }
     let store = Store::connect(&config.database_url()).await.context("opening the database")?;
     store.migrate().await.context("applying migrations")?;
     match cli.command {
@@ -202,7 +235,7 @@ async fn main() -> anyhow::Result<()> {
             bar.finish_and_clear();
             println!("seeded {records} usage records in {month} in {:.1} s", started.elapsed().as_secs_f64());
         }
-        Command::Usage { command: UsageCommand::Import { .. } } => {
+        Command::Usage { command: UsageCommand::Import { .. } } | Command::Report { .. } => {
             unreachable!("handled before the database is opened")
         }
         Command::Admin { command: AdminCommand::CreateOrg { name, email, first_name, last_name, json } } => {

@@ -126,6 +126,10 @@ pub enum Action {
     DeletePersonalToken,
     ExplainAccess,
     DescribeAllAuditEvents,
+    CreateChildOrganization,
+    ListChildOrganizations,
+    LinkOrganization,
+    UnlinkOrganization,
 }
 
 impl Action {
@@ -165,13 +169,25 @@ impl Action {
             Action::DeletePersonalToken => "setup:deletePersonalToken",
             Action::ExplainAccess => "setup:explainAccess",
             Action::DescribeAllAuditEvents => "setup:describeAllAuditEvents",
+            Action::CreateChildOrganization => "setup:createChildOrganization",
+            Action::ListChildOrganizations => "setup:listChildOrganizations",
+            Action::LinkOrganization => "setup:linkOrganization",
+            Action::UnlinkOrganization => "setup:unlinkOrganization",
         }
     }
 
     /// Actions Spot reserves for organization admins whatever policies say: only an admin can
-    /// create programmatic users.
+    /// create programmatic users, and only an admin sees and changes the organization's children
+    /// (an Organization Editor does not).
     pub fn admin_only(self) -> bool {
-        self == Action::CreateProgrammaticUser
+        matches!(
+            self,
+            Action::CreateProgrammaticUser
+                | Action::CreateChildOrganization
+                | Action::ListChildOrganizations
+                | Action::LinkOrganization
+                | Action::UnlinkOrganization
+        )
     }
 
     /// Read actions are the only ones a read-only token may perform.

@@ -64,6 +64,24 @@ pub fn kind_for(method: &str, route: &str) -> Option<Kind> {
         ("PUT", "/setup/organization/{organizationId}/security") => {
             kind("setup:updateOrganization", "Update security settings", "organization")
         }
+        ("POST", "/setup/organization/{organizationId}/children") => {
+            kind("setup:createChildOrganization", "Create child organization", "organization")
+        }
+        ("PUT", "/setup/organization/{organizationId}/children/{childOrganizationId}") => {
+            kind("setup:linkOrganization", "Change a child organization's billing", "organization")
+        }
+        ("DELETE", "/setup/organization/{organizationId}/children/{childOrganizationId}") => {
+            kind("setup:unlinkOrganization", "Unlink child organization", "organization")
+        }
+        ("POST", "/setup/organization/{organizationId}/invitations") => {
+            kind("setup:linkOrganization", "Invite an organization to become a child", "organizationInvitation")
+        }
+        ("POST", "/setup/organization/{organizationId}/invitations/{invitationId}/accept") => {
+            kind("setup:linkOrganization", "Accept an invitation to become a child", "organizationInvitation")
+        }
+        ("DELETE", "/setup/organization/{organizationId}/invitations/{invitationId}") => {
+            kind("setup:linkOrganization", "Withdraw or decline an invitation", "organizationInvitation")
+        }
         ("DELETE", "/setup/organization/token/{tokenId}") => {
             kind("setup:deletePersonalToken", "Delete a member's API token", "token")
         }

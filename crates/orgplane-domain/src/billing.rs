@@ -110,6 +110,82 @@ pub fn bill(
     (lines, trend)
 }
 
+/// One organization's part of a bill: the organization itself, or a child whose billing is
+/// shared with its parent (product.md §6, linked organizations).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Section {
+    pub organization_id: i64,
+    pub organization_name: String,
+    pub lines: Vec<BillLine>,
+}
+
+impl Section {
+    pub fn savings_cents(&self) -> i64 {
+        self.lines.iter().map(|l| l.savings_cents).sum()
+    }
+
+    pub fn fee_cents(&self) -> i64 {
+        self.lines.iter().map(|l| l.fee_cents).sum()
+    }
+}
+
+/// A month's bill as every output renders it (JSON, CSV, PDF, charts): the paying
+/// organization's section first, then one per child with shared billing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Statement {
+    pub month: String,
+    pub currency: &'static str,
+    /// Final from the 15th of the next month; before that it can still change.
+    pub is_final: bool,
+    pub sections: Vec<Section>,
+    /// The ancestor that pays this bill when the organization shares its billing with its
+    /// parent; `None` when it pays for itself.
+    pub billed_to: Option<i64>,
+    /// Total fee of each of the six months up to `month`, oldest first, over all sections.
+    pub trend: Vec<(String, i64)>,
+}
+
+impl Statement {
+    pub fn lines(&self) -> impl Iterator<Item = (&Section, &BillLine)> {
+        self.sections.iter().flat_map(|s| s.lines.iter().map(move |l| (s, l)))
+    }
+
+    pub fn total_savings_cents(&self) -> i64 {
+        self.sections.iter().map(Section::savings_cents).sum()
+    }
+
+    pub fn total_fee_cents(&self) -> i64 {
+        self.sections.iter().map(Section::fee_cents).sum()
+    }
+
+    /// Fee per product over all sections, largest first (the cost-per-product chart).
+    pub fn fee_by_product(&self) -> Vec<(String, i64)> {
+        let mut by: Vec<(String, i64)> = Vec::new();
+        for (_, l) in self.lines() {
+            match by.iter_mut().find(|(p, _)| *p == l.usage.product) {
+                Some(entry) => entry.1 += l.fee_cents,
+                None => by.push((l.usage.product.clone(), l.fee_cents)),
+            }
+        }
+        by.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        by
+    }
+}
+
+/// Cents as dollars for people (`123456` → `1,234.56`); files keep the integer cents.
+pub fn format_cents(cents: i64) -> String {
+    let sign = if cents < 0 { "-" } else { "" };
+    let whole = (cents.unsigned_abs() / 100).to_string();
+    let mut grouped = String::new();
+    for (i, c) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    format!("{sign}{grouped}.{:02}", cents.unsigned_abs() % 100)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,5 +207,14 @@ mod tests {
         assert!(check_month("2027-01", "2026-12-01").is_none());
         assert!(check_month("2026-13", "2026-12-01").is_none());
         assert_eq!(months_back("2026-02", 3), vec!["2025-12", "2026-01", "2026-02"]);
+    }
+
+    #[test]
+    fn cents_for_people() {
+        assert_eq!(format_cents(0), "0.00");
+        assert_eq!(format_cents(5), "0.05");
+        assert_eq!(format_cents(123_456), "1,234.56");
+        assert_eq!(format_cents(100_000_000), "1,000,000.00");
+        assert_eq!(format_cents(-250), "-2.50");
     }
 }

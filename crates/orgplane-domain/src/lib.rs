@@ -7,6 +7,7 @@ pub mod audit;
 pub mod billing;
 pub mod cloud;
 pub mod error;
+pub mod family;
 pub mod iam;
 pub mod ids;
 pub mod mfa;

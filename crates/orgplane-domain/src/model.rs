@@ -31,6 +31,8 @@ impl Organization {
 pub struct Membership {
     pub organization: Organization,
     pub role: OrgRole,
+    /// Not a member: an admin of an ancestor organization, and so an admin here.
+    pub inherited: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -707,14 +707,21 @@ impl Store {
     }
 
     async fn holdings(&self, org: OrgId, user: &UserId) -> Result<Holdings> {
-        let role = sqlx::query("SELECT role FROM memberships WHERE organization_id = $1 AND user_id = $2")
-            .bind(org.as_i64())
-            .bind(user.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db)?
-            .map(|r| r.try_get::<String, _>("role").map_err(db))
-            .transpose()?;
+        // An admin of an ancestor organization is an admin here: decided now, never copied.
+        let role = sqlx::query(concat!(
+            "SELECT COALESCE((SELECT role FROM memberships WHERE organization_id = $1 AND user_id = $2), \
+             CASE WHEN ",
+            crate::families::inherited_admin!("$1", "$2"),
+            " THEN 'admin' END) AS role"
+        ))
+        .bind(org.as_i64())
+        .bind(user.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?
+        .map(|r| r.try_get::<Option<String>, _>("role").map_err(db))
+        .transpose()?
+        .flatten();
         let via_groups = sqlx::query(
             "SELECT gp.group_id, gp.policy_id, gp.account_ids FROM group_policies gp \
              JOIN group_members gm ON gm.group_id = gp.group_id \

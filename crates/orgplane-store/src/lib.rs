@@ -12,6 +12,7 @@ mod accounts;
 pub mod audit;
 mod cache;
 mod cloud;
+pub mod families;
 mod iam;
 mod mfa;
 pub mod notification_center;

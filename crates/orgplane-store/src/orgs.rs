@@ -37,7 +37,7 @@ impl Store {
     pub async fn register(&self, r: &NewRegistration) -> Result<(OrgId, AccountId, UserId)> {
         let mut tx = self.write_tx().await?;
         let user_id = insert_person(&mut tx, &r.person, "body.user.email").await?;
-        let (org_id, account_id) = insert_org(&mut tx, &r.org_name, r.division.as_deref(), &user_id).await?;
+        let (org_id, account_id) = insert_org(&mut tx, &r.org_name, r.division.as_deref(), Some(&user_id)).await?;
         tx.commit().await.map_err(db)?;
         self.changed().await;
         Ok((org_id, account_id, user_id))
@@ -56,7 +56,7 @@ impl Store {
             Some(row) => UserId::from_stored(row.try_get("id").map_err(db)?),
             None => insert_person(&mut tx, &r.person, "email").await?,
         };
-        let (org_id, account_id) = insert_org(&mut tx, &r.org_name, r.division.as_deref(), &user_id).await?;
+        let (org_id, account_id) = insert_org(&mut tx, &r.org_name, r.division.as_deref(), Some(&user_id)).await?;
         tx.commit().await.map_err(db)?;
         self.changed().await;
         Ok((org_id, account_id, user_id))
@@ -65,19 +65,28 @@ impl Store {
     /// `POST /setup/organization`: the caller founds another organization and becomes its admin.
     pub async fn create_org_for(&self, user: &UserId, name: &str) -> Result<(OrgId, AccountId)> {
         let mut tx = self.write_tx().await?;
-        let ids = insert_org(&mut tx, name, None, user).await?;
+        let ids = insert_org(&mut tx, name, None, Some(user)).await?;
         tx.commit().await.map_err(db)?;
         self.changed().await;
         Ok(ids)
     }
 
-    /// The organizations this person belongs to, oldest membership first.
+    /// The organizations this person belongs to, oldest membership first, then those they run
+    /// as an admin of an ancestor (by family and level).
     pub async fn list_memberships(&self, user: &UserId) -> Result<Vec<Membership>> {
-        let rows = sqlx::query(
-            "SELECT o.id, o.name, o.division, o.plan, o.created_at, o.require_mfa, m.role \
-             FROM memberships m JOIN organizations o ON o.id = m.organization_id \
-             WHERE m.user_id = $1 ORDER BY m.created_at, o.id",
-        )
+        let rows = sqlx::query(concat!(
+            "SELECT o.id, o.name, o.division, o.plan, o.created_at, o.require_mfa, m.role, 0 AS inherited, \
+             m.created_at AS sort_at \
+             FROM memberships m JOIN organizations o ON o.id = m.organization_id WHERE m.user_id = $1 \
+             UNION ALL \
+             SELECT o.id, o.name, o.division, o.plan, o.created_at, o.require_mfa, 'admin' AS role, 1 AS inherited, \
+             o.linked_at AS sort_at \
+             FROM organizations o WHERE o.parent_id IS NOT NULL \
+             AND o.family_id IN (SELECT family_id FROM memberships WHERE user_id = $1 AND role = 'admin') \
+             AND NOT EXISTS (SELECT 1 FROM memberships d WHERE d.organization_id = o.id AND d.user_id = $1) AND ",
+            crate::families::inherited_admin!("o.id", "$1"),
+            " ORDER BY inherited, sort_at, id"
+        ))
         .bind(user.as_str())
         .fetch_all(&self.pool)
         .await
@@ -85,34 +94,42 @@ impl Store {
         rows.iter().map(membership_row).collect()
     }
 
-    /// One organization, as seen by one of its members; `None` when they are not a member.
+    /// One organization, as seen by one of its members or by an admin of one of its ancestors;
+    /// `None` for anyone else.
     pub async fn find_membership(&self, user: &UserId, org: OrgId) -> Result<Option<Membership>> {
-        let row = sqlx::query(
-            "SELECT o.id, o.name, o.division, o.plan, o.created_at, o.require_mfa, m.role \
-             FROM memberships m JOIN organizations o ON o.id = m.organization_id \
-             WHERE m.user_id = $1 AND m.organization_id = $2",
-        )
+        let row = sqlx::query(concat!(
+            "SELECT o.id, o.name, o.division, o.plan, o.created_at, o.require_mfa, \
+             COALESCE(m.role, CASE WHEN ",
+            crate::families::inherited_admin!("o.id", "$1"),
+            " THEN 'admin' END) AS role, CASE WHEN m.role IS NULL THEN 1 ELSE 0 END AS inherited \
+             FROM organizations o LEFT JOIN memberships m ON m.organization_id = o.id AND m.user_id = $1 \
+             WHERE o.id = $2"
+        ))
         .bind(user.as_str())
         .bind(org.as_i64())
         .fetch_optional(&self.pool)
         .await
         .map_err(db)?;
-        row.as_ref().map(membership_row).transpose()
+        match row {
+            Some(r) if r.try_get::<Option<String>, _>("role").map_err(db)?.is_some() => membership_row(&r).map(Some),
+            _ => Ok(None),
+        }
     }
 
     /// Makes a person a member of an organization with `role`, or changes their role.
     pub async fn add_member(&self, org: OrgId, user: &UserId, role: OrgRole) -> Result<()> {
-        self.write_one(
-            sqlx::query(
-                "INSERT INTO memberships (organization_id, user_id, role, created_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (organization_id, user_id) DO UPDATE SET role = excluded.role",
-            )
+        let mut tx = self.write_tx().await?;
+        let changed = sqlx::query("UPDATE memberships SET role = $1 WHERE organization_id = $2 AND user_id = $3")
+            .bind(role.as_str())
             .bind(org.as_i64())
             .bind(user.as_str())
-            .bind(role.as_str())
-            .bind(now_ms()),
-        )
-        .await?;
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        if changed.rows_affected() == 0 {
+            insert_membership(&mut tx, org, user, role).await?;
+        }
+        tx.commit().await.map_err(db)?;
         self.changed().await;
         Ok(())
     }
@@ -153,6 +170,17 @@ impl Store {
     /// Deletes the organization; its accounts, memberships, permissions and tokens go with it
     /// (foreign keys cascade). People stay: they may belong to other organizations.
     pub async fn delete_org(&self, org: OrgId) -> Result<()> {
+        let children = sqlx::query("SELECT COUNT(*) AS n FROM organizations WHERE parent_id = $1")
+            .bind(org.as_i64())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db)?;
+        if children.try_get::<i64, _>("n").map_err(db)? > 0 {
+            return Err(Error::rule(
+                "ORGANIZATION_HAS_CHILDREN",
+                "this organization has child organizations: unlink or delete them first",
+            ));
+        }
         let done = self.write_one(sqlx::query("DELETE FROM organizations WHERE id = $1").bind(org.as_i64())).await?;
         if done.rows_affected() == 0 {
             return Err(org_not_found());
@@ -204,19 +232,21 @@ pub(crate) async fn insert_person(conn: &mut AnyConnection, r: &NewPerson, email
 }
 
 /// Inserts an organization with its default account and `admin` as its admin.
-async fn insert_org(
+/// Inserts an organization (its own family) with its default account, and `admin` as its first
+/// member when there is one (a child created by its parent starts with none).
+pub(crate) async fn insert_org(
     conn: &mut AnyConnection,
     name: &str,
     division: Option<&str>,
-    admin: &UserId,
+    admin: Option<&UserId>,
 ) -> Result<(OrgId, AccountId)> {
     let now = now_ms();
     let mut org_id = None;
     for _ in 0..5 {
         let id = OrgId::generate(&mut rand::thread_rng());
         let done = sqlx::query(
-            "INSERT INTO organizations (id, name, division, plan, created_at) VALUES ($1, $2, $3, 'trial', $4) \
-             ON CONFLICT (id) DO NOTHING",
+            "INSERT INTO organizations (id, name, division, plan, created_at, family_id) \
+             VALUES ($1, $2, $3, 'trial', $4, $1) ON CONFLICT (id) DO NOTHING",
         )
         .bind(id.as_i64())
         .bind(name)
@@ -235,18 +265,63 @@ async fn insert_org(
     // A sign-up has no organization until this one.
     crate::audit::note(|d| {
         d.org.get_or_insert(org_id);
-        d.user_id.get_or_insert_with(|| admin.to_string());
+        if let Some(admin) = admin {
+            d.user_id.get_or_insert_with(|| admin.to_string());
+        }
     });
-    sqlx::query("INSERT INTO memberships (organization_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)")
-        .bind(org_id.as_i64())
-        .bind(admin.as_str())
-        .bind(OrgRole::Admin.as_str())
-        .bind(now)
-        .execute(&mut *conn)
-        .await
-        .map_err(db)?;
+    if let Some(admin) = admin {
+        insert_membership(conn, org_id, admin, OrgRole::Admin).await?;
+    }
     let account_id = crate::accounts::insert_account(conn, org_id, DEFAULT_ACCOUNT_NAME, true).await?;
     Ok((org_id, account_id))
+}
+
+/// Adds a membership. A person belongs to one organization of a family at most: refused when
+/// they are already in another one (the unique index on `(user_id, family_id)` is the last word
+/// under concurrency; the query first gives the clear message).
+pub(crate) async fn insert_membership(
+    conn: &mut AnyConnection,
+    org: OrgId,
+    user: &UserId,
+    role: OrgRole,
+) -> Result<()> {
+    let elsewhere = sqlx::query(
+        "SELECT o.id, o.name FROM memberships m JOIN organizations o ON o.id = m.organization_id \
+         WHERE m.user_id = $1 AND m.organization_id <> $2 \
+         AND m.family_id = (SELECT family_id FROM organizations WHERE id = $2)",
+    )
+    .bind(user.as_str())
+    .bind(org.as_i64())
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db)?;
+    if let Some(row) = elsewhere {
+        let name: String = row.try_get("name").map_err(db)?;
+        return Err(in_family(&name));
+    }
+    sqlx::query(
+        "INSERT INTO memberships (organization_id, user_id, role, created_at, family_id) \
+         SELECT $1, $2, $3, $4, family_id FROM organizations WHERE id = $1",
+    )
+    .bind(org.as_i64())
+    .bind(user.as_str())
+    .bind(role.as_str())
+    .bind(now_ms())
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| if is_unique_violation(&e) { in_family("another organization") } else { db(e) })?;
+    Ok(())
+}
+
+fn in_family(other: &str) -> Error {
+    Error::invalid(
+        "USER_IN_ORGANIZATION_FAMILY",
+        "body.email",
+        format!(
+            "this person is already a member of {other:?}, in the same family of linked organizations: a person \
+             may belong to one organization of a family only"
+        ),
+    )
 }
 
 fn membership_row(row: &AnyRow) -> Result<Membership> {
@@ -261,5 +336,6 @@ fn membership_row(row: &AnyRow) -> Result<Membership> {
             require_mfa: row.try_get::<i64, _>("require_mfa").map_err(db)? != 0,
         },
         role: OrgRole::parse(&role).ok_or_else(|| Error::internal(format!("stored org role {role:?}")))?,
+        inherited: row.try_get::<i64, _>("inherited").map_err(db)? != 0,
     })
 }

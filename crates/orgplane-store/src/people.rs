@@ -90,7 +90,7 @@ impl Store {
             None => (insert_person(&mut tx, person, "body.email").await?, true),
         };
         let org_role = if role == NewUserRole::Admin { OrgRole::Admin } else { OrgRole::Member };
-        insert_membership(&mut tx, org, &user, org_role).await?;
+        crate::orgs::insert_membership(&mut tx, org, &user, org_role).await?;
         if let NewUserRole::Account(account_role) = role {
             let default = default_account_id(&mut tx, org).await?;
             put_account_permission(&mut tx, org, &default, &user, &AccountPermission::Role(account_role)).await?;
@@ -143,7 +143,7 @@ impl Store {
         }
         let user = user.ok_or_else(|| Error::internal("could not allocate a programmatic user id"))?;
         crate::audit::created("user", user.as_str());
-        insert_membership(&mut tx, org, &user, OrgRole::Member).await?;
+        crate::orgs::insert_membership(&mut tx, org, &user, OrgRole::Member).await?;
         for (account, role) in &new.accounts {
             put_account_permission(&mut tx, org, account, &user, &AccountPermission::Role(*role)).await?;
         }
@@ -309,18 +309,6 @@ impl Store {
         self.changed().await;
         Ok(())
     }
-}
-
-async fn insert_membership(conn: &mut AnyConnection, org: OrgId, user: &UserId, role: OrgRole) -> Result<()> {
-    sqlx::query("INSERT INTO memberships (organization_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)")
-        .bind(org.as_i64())
-        .bind(user.as_str())
-        .bind(role.as_str())
-        .bind(now_ms())
-        .execute(&mut *conn)
-        .await
-        .map_err(db)?;
-    Ok(())
 }
 
 async fn default_account_id(conn: &mut AnyConnection, org: OrgId) -> Result<AccountId> {

@@ -41,31 +41,38 @@ impl Store {
     /// Activates the organization: pay-as-you-go (an enterprise plan stays enterprise) with
     /// these billing details.
     pub async fn activate_plan(&self, org: OrgId, contact: &BillingContact, payment: &PaymentMethod) -> Result<()> {
-        self.write_one(
-            sqlx::query(
-                "UPDATE organizations SET plan = CASE WHEN plan = 'enterprise' THEN plan ELSE 'payg' END, \
+        let mut tx = self.write_tx().await?;
+        sqlx::query(
+            "UPDATE organizations SET plan = CASE WHEN plan = 'enterprise' THEN plan ELSE 'payg' END, \
                  activated_at = COALESCE(activated_at, $1), billing_contact = $2, payment_method = $3 WHERE id = $4",
-            )
-            .bind(now_ms())
-            .bind(serde_json::to_string(contact).expect("serialises"))
-            .bind(serde_json::to_string(payment).expect("serialises"))
-            .bind(org.as_i64()),
         )
-        .await?;
+        .bind(now_ms())
+        .bind(serde_json::to_string(contact).expect("serialises"))
+        .bind(serde_json::to_string(payment).expect("serialises"))
+        .bind(org.as_i64())
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        crate::families::sync_family_plans(&mut tx, org).await?;
+        tx.commit().await.map_err(db)?;
         self.changed().await;
         Ok(())
     }
 
-    /// The operator's command: sets the plan outright.
+    /// The operator's command: sets the plan outright (and of the children it pays for).
     pub async fn set_plan(&self, org: OrgId, plan: Plan) -> Result<()> {
-        let done = self
-            .write_one(
-                sqlx::query("UPDATE organizations SET plan = $1 WHERE id = $2").bind(plan.as_str()).bind(org.as_i64()),
-            )
-            .await?;
+        let mut tx = self.write_tx().await?;
+        let done = sqlx::query("UPDATE organizations SET plan = $1 WHERE id = $2")
+            .bind(plan.as_str())
+            .bind(org.as_i64())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
         if done.rows_affected() == 0 {
             return Err(crate::orgs::org_not_found());
         }
+        crate::families::sync_family_plans(&mut tx, org).await?;
+        tx.commit().await.map_err(db)?;
         self.changed().await;
         Ok(())
     }

@@ -128,14 +128,16 @@ impl Store {
     async fn load_token(&self, hash: &str) -> Result<Option<ResolvedToken>> {
         let row = sqlx::query(concat!(
             "SELECT t.id, t.user_id, t.organization_id, t.expires_at, t.last_used_at, t.last_used_ip, t.read_only, \
-             t.allowed_ips, u.email, m.role, o.plan, o.created_at AS org_created_at, \
+             t.allowed_ips, u.email, o.plan, o.created_at AS org_created_at, COALESCE(m.role, CASE WHEN ",
+            crate::families::inherited_admin!("t.organization_id", "t.user_id"),
+            " THEN 'admin' END) AS role, \
              CASE WHEN o.require_mfa = 1 AND u.kind = 'personal' AND NOT ",
             crate::mfa::has_second_factor!(),
             " THEN 1 ELSE 0 END AS must_enrol \
              FROM tokens t \
              JOIN users u ON u.id = t.user_id \
              JOIN organizations o ON o.id = t.organization_id \
-             JOIN memberships m ON m.organization_id = t.organization_id AND m.user_id = t.user_id \
+             LEFT JOIN memberships m ON m.organization_id = t.organization_id AND m.user_id = t.user_id \
              WHERE t.hash = $1 AND t.kind IN ('personal', 'programmatic', 'temporary')"
         ))
         .bind(hash)
@@ -143,7 +145,8 @@ impl Store {
         .await
         .map_err(db)?;
         let Some(row) = row else { return Ok(None) };
-        let role: String = row.try_get("role").map_err(db)?;
+        // Neither a member nor an admin above: the person left, or the link is gone.
+        let Some(role) = row.try_get::<Option<String>, _>("role").map_err(db)? else { return Ok(None) };
         let scope = scope_row(&row)?;
         let caller = Caller {
             user_id: UserId::from_stored(row.try_get("user_id").map_err(db)?),

@@ -1,4 +1,5 @@
-//! `/billing/plan`: the organization's plan, trial days left, and activation by an admin.
+//! `/billing`: the organization's plan, trial days left and activation by an admin; usage
+//! ingestion; the monthly bill as JSON, CSV or PDF, and its charts as SVG.
 
 use super::{Failure, Items};
 use crate::AppState;
@@ -7,8 +8,11 @@ use crate::envelope::Reply;
 use crate::error::ApiResult;
 use crate::extract::{Auth, Body, NoParams, Query};
 use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
 use orgplane_domain::Error;
 use orgplane_domain::access::{Action, Caller};
+use orgplane_domain::billing::{self, Section, Statement};
 use orgplane_domain::plan::{self, BillingContact, PaymentMethod};
 use orgplane_domain::timefmt::to_spot;
 use serde::Serialize;
@@ -155,9 +159,20 @@ impl crate::extract::QueryParams for BillParams {
     const ALLOWED: &'static [&'static str] = &["month", "format"];
 }
 
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct ChartParams {
+    pub month: Option<String>,
+}
+
+impl crate::extract::QueryParams for ChartParams {
+    const ALLOWED: &'static [&'static str] = &["month"];
+}
+
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BillLine {
+    /// The organization whose usage this is (the bill's own, or a child billed with it).
+    pub organization_id: i64,
     pub account_id: String,
     pub product: String,
     /// vCPU-hours, to three decimals.
@@ -175,6 +190,17 @@ pub struct TrendPoint {
     pub total_fee_cents: i64,
 }
 
+/// One organization's part of the bill: the paying organization first, then each child whose
+/// billing is shared with it.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BillSection {
+    pub organization_id: i64,
+    pub organization_name: String,
+    pub total_savings_cents: i64,
+    pub total_fee_cents: i64,
+}
+
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Bill {
@@ -188,89 +214,190 @@ pub struct Bill {
     pub total_fee_cents: i64,
     /// The six months up to this one.
     pub trend: Vec<TrendPoint>,
+    pub sections: Vec<BillSection>,
+    /// The ancestor organization that pays this bill, when billing is shared with the parent.
+    pub billed_to_organization_id: Option<i64>,
 }
 
-/// The bill of a month (`YYYY-MM`, default this month): a line per account and product with
-/// its savings and fee at the organization's plan prices, totals, and a six-month fee trend.
-/// `format=csv` returns the lines as a file.
-#[utoipa::path(get, path = "/billing/bills", tag = "billing", security(("bearer" = [])),
-    params(("month" = Option<String>, Query, description = "YYYY-MM"), ("format" = Option<String>, Query, description = "json (default) or csv")),
-    responses((status = 200, body = Items<Bill>), (status = 400, body = Failure), (status = 401, body = Failure), (status = 403, body = Failure)))]
-pub async fn bill(
-    State(state): State<AppState>,
-    Auth(caller): Auth,
-    q: Query<BillParams>,
-) -> ApiResult<axum::response::Response> {
-    use axum::response::IntoResponse;
-    use orgplane_domain::billing;
-    authz::check_org(&state, &caller, Action::DescribeOrganization).await?;
-    let today = to_spot(orgplane_store::now_ms())[..10].to_string();
-    let month = match q.params.month.as_deref() {
-        None => today[..7].to_string(),
+impl From<&Statement> for Bill {
+    fn from(s: &Statement) -> Self {
+        Bill {
+            month: s.month.clone(),
+            currency: s.currency,
+            is_final: s.is_final,
+            lines: s
+                .lines()
+                .map(|(section, l)| BillLine {
+                    organization_id: section.organization_id,
+                    account_id: l.usage.account_id.clone(),
+                    product: l.usage.product.clone(),
+                    vcpu_hours: l.usage.vcpu_milli_hours as f64 / 1000.0,
+                    on_demand_cost_cents: l.usage.on_demand_cost_cents,
+                    actual_cost_cents: l.usage.actual_cost_cents,
+                    savings_cents: l.savings_cents,
+                    fee_cents: l.fee_cents,
+                })
+                .collect(),
+            total_savings_cents: s.total_savings_cents(),
+            total_fee_cents: s.total_fee_cents(),
+            trend: s
+                .trend
+                .iter()
+                .map(|(month, fee)| TrendPoint { month: month.clone(), total_fee_cents: *fee })
+                .collect(),
+            sections: s
+                .sections
+                .iter()
+                .map(|sec| BillSection {
+                    organization_id: sec.organization_id,
+                    organization_name: sec.organization_name.clone(),
+                    total_savings_cents: sec.savings_cents(),
+                    total_fee_cents: sec.fee_cents(),
+                })
+                .collect(),
+            billed_to_organization_id: s.billed_to,
+        }
+    }
+}
+
+fn today() -> String {
+    to_spot(orgplane_store::now_ms())[..10].to_string()
+}
+
+/// The month asked for (`YYYY-MM`, one that has begun), this month when absent.
+fn bill_month(month: Option<&str>) -> Result<String, Error> {
+    let today = today();
+    match month {
+        None => Ok(today[..7].to_string()),
         Some(m) => billing::check_month(m, &today)
-            .ok_or_else(|| Error::validation("query.month", "\"month\" must be a month that has begun, YYYY-MM"))?,
-    };
-    let csv = match q.params.format.as_deref() {
-        None | Some("json") => false,
-        Some("csv") => true,
-        Some(_) => return Err(Error::validation("query.format", "\"format\" must be json or csv").into()),
-    };
+            .ok_or_else(|| Error::validation("query.month", "\"month\" must be a month that has begun, YYYY-MM")),
+    }
+}
+
+/// The caller's organization's bill of `month`, priced at its plan's prices, with the six-month
+/// trend: what every rendering (JSON, CSV, PDF, charts) shows.
+async fn statement(state: &AppState, caller: &Caller, month: &str) -> Result<Statement, Error> {
+    // A child with shared billing is on its payer's plan, so the caller's plan prices every section.
     let info = state.store.plan_info(caller.org_id).await?;
     let prices = state.store.prices(info.plan).await?;
     let price_of = |product: &str| {
         prices.iter().find(|(p, _)| p == product).map(|(_, price)| *price).unwrap_or(billing::default_price(info.plan))
     };
-    let months = billing::months_back(&month, 6);
-    let usage = state.store.usage_lines(caller.org_id, &months[0], &month).await?;
-    let (priced, trend) = billing::bill(&month, &months, usage, price_of);
-    let lines: Vec<BillLine> = priced
-        .into_iter()
-        .map(|l| BillLine {
-            account_id: l.usage.account_id,
-            product: l.usage.product,
-            vcpu_hours: l.usage.vcpu_milli_hours as f64 / 1000.0,
-            on_demand_cost_cents: l.usage.on_demand_cost_cents,
-            actual_cost_cents: l.usage.actual_cost_cents,
-            savings_cents: l.savings_cents,
-            fee_cents: l.fee_cents,
-        })
-        .collect();
-    let trend = trend.into_iter().map(|(month, total_fee_cents)| TrendPoint { month, total_fee_cents }).collect();
-    let bill = Bill {
-        is_final: billing::is_final(&month, &today),
+    let months = billing::months_back(month, 6);
+    let (payer, organizations) = state.store.billing_family(caller.org_id).await?;
+    let mut trend: Vec<(String, i64)> = months.iter().map(|m| (m.clone(), 0)).collect();
+    let mut sections = Vec::with_capacity(organizations.len());
+    for (org, name) in organizations {
+        let usage = state.store.usage_lines(org, &months[0], month).await?;
+        let (lines, org_trend) = billing::bill(month, &months, usage, price_of);
+        for (total, (_, fee)) in trend.iter_mut().zip(org_trend) {
+            total.1 += fee;
+        }
+        sections.push(Section { organization_id: org.as_i64(), organization_name: name, lines });
+    }
+    Ok(Statement {
+        month: month.to_string(),
         currency: "USD",
-        total_savings_cents: lines.iter().map(|l| l.savings_cents).sum(),
-        total_fee_cents: lines.iter().map(|l| l.fee_cents).sum(),
-        month,
-        lines,
+        is_final: billing::is_final(month, &today()),
+        sections,
+        billed_to: (payer != caller.org_id).then(|| payer.as_i64()),
         trend,
-    };
-    if !csv {
-        return Ok(Reply::item("orgplane:billing:bill", bill).into_response());
-    }
-    let mut out =
-        String::from("month,accountId,product,vcpuHours,onDemandCostCents,actualCostCents,savingsCents,feeCents\r\n");
-    for l in &bill.lines {
-        out.push_str(&format!(
-            "{},{},{},{:.3},{},{},{},{}\r\n",
-            bill.month,
-            l.account_id,
-            l.product,
-            l.vcpu_hours,
-            l.on_demand_cost_cents,
-            l.actual_cost_cents,
-            l.savings_cents,
-            l.fee_cents
-        ));
-    }
-    out.push_str(&format!("{},TOTAL,,,,,{},{}\r\n", bill.month, bill.total_savings_cents, bill.total_fee_cents));
-    let disposition = format!("attachment; filename=\"bill-{}.csv\"", bill.month);
-    Ok((
+    })
+}
+
+enum BillFormat {
+    Json,
+    Csv,
+    Pdf,
+}
+
+fn download(content_type: &'static str, file: String, body: impl IntoResponse) -> Response {
+    (
         [
-            (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-            (axum::http::header::CONTENT_DISPOSITION, disposition),
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            (
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_str(&format!("attachment; filename=\"{file}\""))
+                    .unwrap_or(HeaderValue::from_static("attachment")),
+            ),
         ],
-        out,
+        body,
     )
-        .into_response())
+        .into_response()
+}
+
+/// The bill of a month (`YYYY-MM`, default this month): a line per organization, account and
+/// product with its savings and fee at the organization's plan prices, totals per organization
+/// (`sections`) and overall, and a six-month fee trend. `format=csv` returns the lines as a
+/// file, `format=pdf` the printable statement with its charts.
+#[utoipa::path(get, path = "/billing/bills", tag = "billing", security(("bearer" = [])),
+    params(("month" = Option<String>, Query, description = "YYYY-MM"), ("format" = Option<String>, Query, description = "json (default), csv or pdf")),
+    responses(
+        (status = 200, description = "The bill: JSON, or a CSV or PDF file", content(
+            (Items<Bill> = "application/json"),
+            (String = "text/csv"),
+            (String = "application/pdf"),
+        )),
+        (status = 400, body = Failure), (status = 401, body = Failure), (status = 403, body = Failure)))]
+pub async fn bill(State(state): State<AppState>, Auth(caller): Auth, q: Query<BillParams>) -> ApiResult<Response> {
+    authz::check_org(&state, &caller, Action::DescribeOrganization).await?;
+    let month = bill_month(q.params.month.as_deref())?;
+    let format = match q.params.format.as_deref() {
+        None | Some("json") => BillFormat::Json,
+        Some("csv") => BillFormat::Csv,
+        Some("pdf") => BillFormat::Pdf,
+        Some(_) => return Err(Error::validation("query.format", "\"format\" must be json, csv or pdf").into()),
+    };
+    let s = statement(&state, &caller, &month).await?;
+    Ok(match format {
+        BillFormat::Json => Reply::item("orgplane:billing:bill", Bill::from(&s)).into_response(),
+        BillFormat::Csv => download("text/csv; charset=utf-8", format!("bill-{month}.csv"), orgplane_report::csv(&s)),
+        BillFormat::Pdf => {
+            let pdf = tokio::task::spawn_blocking(move || orgplane_report::pdf(&s))
+                .await
+                .map_err(Error::internal)?
+                .map_err(Error::internal)?;
+            download("application/pdf", format!("bill-{month}.pdf"), pdf)
+        }
+    })
+}
+
+/// An SVG of ours: it draws, it never runs or loads anything, even opened on its own.
+fn svg(body: String) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("image/svg+xml")),
+            (header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'")),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// The bill's six-month fee trend as an SVG bar chart (for the console).
+#[utoipa::path(get, path = "/billing/bills/charts/trend.svg", tag = "billing", security(("bearer" = [])),
+    params(("month" = Option<String>, Query, description = "YYYY-MM")),
+    responses((status = 200, content_type = "image/svg+xml", body = String), (status = 400, body = Failure), (status = 401, body = Failure), (status = 403, body = Failure)))]
+pub async fn trend_chart(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    q: Query<ChartParams>,
+) -> ApiResult<Response> {
+    authz::check_org(&state, &caller, Action::DescribeOrganization).await?;
+    let month = bill_month(q.params.month.as_deref())?;
+    Ok(svg(orgplane_report::trend_chart_svg(&statement(&state, &caller, &month).await?)))
+}
+
+/// The bill's fee per product as an SVG bar chart (for the console).
+#[utoipa::path(get, path = "/billing/bills/charts/products.svg", tag = "billing", security(("bearer" = [])),
+    params(("month" = Option<String>, Query, description = "YYYY-MM")),
+    responses((status = 200, content_type = "image/svg+xml", body = String), (status = 400, body = Failure), (status = 401, body = Failure), (status = 403, body = Failure)))]
+pub async fn product_chart(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    q: Query<ChartParams>,
+) -> ApiResult<Response> {
+    authz::check_org(&state, &caller, Action::DescribeOrganization).await?;
+    let month = bill_month(q.params.month.as_deref())?;
+    Ok(svg(orgplane_report::product_chart_svg(&statement(&state, &caller, &month).await?)))
 }

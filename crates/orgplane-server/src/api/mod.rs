@@ -46,7 +46,7 @@ use utoipa_axum::routes;
         (name = "groups", description = "Spot /setup/access/userGroup"),
         (name = "credentials", description = "Spot /setup/credentials/aws, /azure/setup/credentials, /gcp/setup/credentials"),
         (name = "audit", description = "Spot /audit/events, export and webhook"),
-        (name = "billing", description = "Plan and activation"),
+        (name = "billing", description = "Plan and activation, usage, bills"),
         (name = "notifications", description = "The inbox; Spot /notificationCenter and /events"),
     )
 )]
@@ -88,6 +88,11 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(setup::organization::get, setup::organization::update, setup::organization::delete))
         .routes(routes!(setup::organization::users))
         .routes(routes!(setup::organization::security))
+        .routes(routes!(setup::children::list, setup::children::create))
+        .routes(routes!(setup::children::update, setup::children::unlink))
+        .routes(routes!(setup::children::invite, setup::children::invitations))
+        .routes(routes!(setup::children::accept))
+        .routes(routes!(setup::children::delete_invitation))
         .routes(routes!(setup::user::reset_mfa))
         .routes(routes!(setup::organization::tokens))
         .routes(routes!(setup::organization::delete_token))
@@ -141,6 +146,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(billing::activate))
         .routes(routes!(billing::ingest_usage))
         .routes(routes!(billing::bill))
+        .routes(routes!(billing::trend_chart))
+        .routes(routes!(billing::product_chart))
         .routes(routes!(notifications::list))
         .routes(routes!(notifications::count))
         .routes(routes!(notifications::mark_read))

@@ -47,6 +47,17 @@ pub enum OrgIdInput {
     Number(i64),
 }
 
+impl OrgIdInput {
+    /// The organization id, or an error naming `field`.
+    pub fn parse(&self, field: &str) -> Result<OrgId, Error> {
+        let text = match self {
+            OrgIdInput::Text(s) => s.clone(),
+            OrgIdInput::Number(n) => n.to_string(),
+        };
+        OrgId::parse(&text).map_err(|e| Error::validation(field, e.to_string()))
+    }
+}
+
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TemporaryToken {
@@ -169,11 +180,7 @@ async fn password_grant(state: &AppState, req: &TokenRequest) -> Result<(UserId,
         req.username.as_deref().ok_or_else(|| Error::validation("body.username", "\"username\" is required"))?;
     let password =
         req.password.clone().ok_or_else(|| Error::validation("body.password", "\"password\" is required"))?;
-    let org_id = match &req.organization_id {
-        None => None,
-        Some(OrgIdInput::Text(s)) => Some(OrgId::parse(s).map_err(|e| e.in_field("body"))?),
-        Some(OrgIdInput::Number(n)) => Some(OrgId::parse(&n.to_string()).map_err(|e| e.in_field("body"))?),
-    };
+    let org_id = req.organization_id.as_ref().map(|o| o.parse("body.organizationId")).transpose()?;
     let user = check_password(state, username, password).await?;
     if super::mfa::enabled(state, &user).await? {
         match (&req.webauthn_challenge_id, &req.webauthn_response, &req.mfa_code) {

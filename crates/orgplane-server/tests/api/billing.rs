@@ -207,18 +207,107 @@ both_backends!(a_monthly_bill_prices_each_line_and_shows_the_trend, |app| {
     let csv = app.get("/billing/bills?month=2026-10&format=csv", &t.token).await;
     assert_eq!(csv.headers["content-type"], "text/csv; charset=utf-8");
     let text = csv.json.as_str().unwrap();
-    assert!(text.starts_with("month,accountId,product,vcpuHours"));
-    assert!(text.contains(&format!("2026-10,{},ocean,15.500,15000,6000,9000,1800", t.account_id)));
-    assert!(text.trim_end().ends_with("2026-10,TOTAL,,,,,9000,1950"));
+    assert!(text.starts_with("month,organizationId,accountId,product,vcpuHours"));
+    assert!(text.contains(&format!("2026-10,{},{},ocean,15.500,15000,6000,9000,1800\r\n", t.org_id, t.account_id)));
+    assert!(text.ends_with("2026-10,,TOTAL,,,,,9000,1950\r\n"));
 
     for (q, field) in [
         ("month=2999-01", "query.month"),
         ("month=2026-13", "query.month"),
         ("month=oct", "query.month"),
         ("format=xls", "query.format"),
+        ("format=PDF", "query.format"),
     ] {
         app.get(&format!("/billing/bills?{q}"), &t.token).await.assert_error(400, "ValidationError", Some(field));
     }
     let empty = app.get("/billing/bills", &t.token).await;
     assert_eq!(empty.item()["final"], false, "this month is still open");
+});
+
+/// Sends a GET and returns the status, headers and raw body (a PDF is not text).
+async fn raw(app: &TestApp, path: &str, token: &str) -> (u16, axum::http::HeaderMap, Vec<u8>) {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let req = axum::http::Request::get(path)
+        .header("authorization", format!("Bearer {token}"))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let res = app.router.clone().oneshot(req).await.unwrap();
+    let (status, headers) = (res.status().as_u16(), res.headers().clone());
+    (status, headers, res.into_body().collect().await.unwrap().to_bytes().to_vec())
+}
+
+both_backends!(a_bill_downloads_as_pdf_csv_and_charts_for_its_own_organization_only, |app| {
+    let t = app.signup("bill-files@example.com").await;
+    let other = app.signup("bill-other@example.com").await;
+    let org: i64 = t.org_id.parse().unwrap();
+    let batch = json!({"batchKey": "files", "records": [record(&t.account_id, "2026-10-03")]});
+    app.post("/billing/usage", &t.token, batch).await.assert_ok();
+
+    // JSON: the lines name their organization; one section, the caller's organization.
+    let bill = app.get("/billing/bills?month=2026-10", &t.token).await;
+    let b = bill.item();
+    assert_eq!(b["lines"][0]["organizationId"], org);
+    assert_eq!(
+        b["sections"],
+        json!([{"organizationId": org, "organizationName": "Org of bill-files@example.com",
+            "totalSavingsCents": 700, "totalFeeCents": 140}])
+    );
+
+    // PDF: a file download, rendered off the async threads.
+    let (status, headers, pdf) = raw(&app, "/billing/bills?month=2026-10&format=pdf", &t.token).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&pdf));
+    assert_eq!(headers["content-type"], "application/pdf");
+    assert_eq!(headers["content-disposition"], "attachment; filename=\"bill-2026-10.pdf\"");
+    assert!(pdf.starts_with(b"%PDF-") && pdf.len() > 10_000, "{} bytes", pdf.len());
+
+    // CSV: with the organization column and the total.
+    let (status, headers, csv) = raw(&app, "/billing/bills?month=2026-10&format=csv", &t.token).await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["content-disposition"], "attachment; filename=\"bill-2026-10.csv\"");
+    assert_eq!(
+        String::from_utf8(csv).unwrap(),
+        format!(
+            "month,organizationId,accountId,product,vcpuHours,onDemandCostCents,actualCostCents,savingsCents,feeCents\r\n\
+             2026-10,{org},{},ocean,10.500,1000,300,700,140\r\n2026-10,,TOTAL,,,,,700,140\r\n",
+            t.account_id
+        )
+    );
+
+    // Charts for the console.
+    let (status, headers, trend) = raw(&app, "/billing/bills/charts/trend.svg?month=2026-10", &t.token).await;
+    let trend = String::from_utf8(trend).unwrap();
+    assert_eq!((status, &headers["content-type"]), (200, &axum::http::HeaderValue::from_static("image/svg+xml")));
+    assert_eq!(headers["content-security-policy"], "default-src 'none'");
+    assert!(trend.starts_with("<svg") && trend.trim_end().ends_with("</svg>"));
+    assert!(["2026-05", "2026-10", "1.40"].iter().all(|s| trend.contains(s)), "{trend}");
+    let (status, _, products) = raw(&app, "/billing/bills/charts/products.svg?month=2026-10", &t.token).await;
+    let products = String::from_utf8(products).unwrap();
+    assert_eq!(status, 200);
+    assert!(products.contains("ocean") && products.contains("1.40"), "{products}");
+    for path in ["/billing/bills/charts/trend.svg?month=2999-01", "/billing/bills/charts/products.svg?month=10"] {
+        app.get(path, &t.token).await.assert_error(400, "ValidationError", Some("query.month"));
+    }
+    app.get("/billing/bills/charts/trend.svg?format=pdf", &t.token).await.assert_error(
+        400,
+        "ValidationError",
+        Some("query.format"),
+    );
+
+    // Another organization's token gets that organization's (empty) bill, never this one.
+    let theirs = app.get("/billing/bills?month=2026-10", &other.token).await;
+    assert_eq!(theirs.item()["lines"], json!([]));
+    assert_eq!(theirs.item()["sections"][0]["organizationId"], other.org_id.parse::<i64>().unwrap());
+    assert_eq!(theirs.item()["totalFeeCents"], 0);
+    let (_, _, csv) = raw(&app, "/billing/bills?month=2026-10&format=csv", &other.token).await;
+    let csv = String::from_utf8(csv).unwrap();
+    assert!(!csv.contains(&t.account_id) && !csv.contains(&t.org_id) && csv.ends_with("2026-10,,TOTAL,,,,,0,0\r\n"));
+    let (status, _, pdf) = raw(&app, "/billing/bills?month=2026-10&format=pdf", &other.token).await;
+    assert!(status == 200 && pdf.starts_with(b"%PDF-"));
+    let (_, _, products) = raw(&app, "/billing/bills/charts/products.svg?month=2026-10", &other.token).await;
+    let products = String::from_utf8(products).unwrap();
+    assert!(!products.contains("ocean") && products.contains("no usage this month"));
+    for path in ["/billing/bills?format=pdf", "/billing/bills/charts/trend.svg"] {
+        app.call("GET", path, None, None).await.assert_unauthenticated();
+    }
 });

@@ -5,6 +5,7 @@ mod accounts;
 mod audit;
 mod bad_input;
 mod billing;
+mod children;
 mod cloud;
 mod credentials;
 mod envelope;

@@ -30,6 +30,14 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PUT", "/setup/organization/{organizationId}"),
     ("DELETE", "/setup/organization/{organizationId}"),
     ("PUT", "/setup/organization/{organizationId}/security"),
+    ("GET", "/setup/organization/{organizationId}/children"),
+    ("POST", "/setup/organization/{organizationId}/children"),
+    ("PUT", "/setup/organization/{organizationId}/children/{childOrganizationId}"),
+    ("DELETE", "/setup/organization/{organizationId}/children/{childOrganizationId}"),
+    ("POST", "/setup/organization/{organizationId}/invitations"),
+    ("GET", "/setup/organization/{organizationId}/invitations"),
+    ("POST", "/setup/organization/{organizationId}/invitations/{invitationId}/accept"),
+    ("DELETE", "/setup/organization/{organizationId}/invitations/{invitationId}"),
     ("DELETE", "/setup/user/{userId}/mfa"),
     ("POST", "/setup/account"),
     ("GET", "/setup/account"),
@@ -100,6 +108,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/billing/plan/activate"),
     ("POST", "/billing/usage"),
     ("GET", "/billing/bills"),
+    ("GET", "/billing/bills?format=pdf"),
+    ("GET", "/billing/bills/charts/trend.svg"),
+    ("GET", "/billing/bills/charts/products.svg"),
     ("GET", "/notifications"),
     ("GET", "/notifications/count"),
     ("POST", "/notifications/{notificationId}/read"),
@@ -140,6 +151,16 @@ fn body_for(method: &str, path: &str) -> Option<Value> {
             "expirationDate": "2099-01-01T00:00:00Z"})),
         ("PUT", "/setup/organization/{organizationId}") => Some(json!({"organization": {"name": "Pwned"}})),
         ("PUT", "/setup/organization/{organizationId}/security") => Some(json!({"requireMfa": true})),
+        ("POST", "/setup/organization/{organizationId}/children") => {
+            Some(json!({"organization": {"name": "Pwned"}, "billing": "shared"}))
+        }
+        ("PUT", "/setup/organization/{organizationId}/children/{childOrganizationId}") => {
+            Some(json!({"billing": "separate"}))
+        }
+        // B invites A's organization into B's own family: A must accept, so nothing changes.
+        ("POST", "/setup/organization/{organizationId}/invitations") => {
+            Some(json!({"childOrganizationId": "{organizationId}"}))
+        }
         ("POST", "/setup/organization") => Some(json!({"organization": {"name": "Intruder Org"}})),
         ("POST", "/setup/account") => Some(json!({"account": {"name": "Intruder"}})),
         ("PUT", "/setup/account/{accountId}") => {
@@ -167,6 +188,8 @@ async fn snapshot(app: &TestApp, a: &Tenant) -> Value {
         "notifications": strip(app.get(&format!("/setup/account/{}/notifications", a.account_id), &a.token).await.json),
         "inbox": strip(app.get("/notifications", &a.token).await.json),
         "plan": strip(app.get("/billing/plan", &a.token).await.json),
+        "children": strip(app.get(&format!("/setup/organization/{}/children", a.org_id), &a.token).await.json),
+        "invitations": strip(app.get(&format!("/setup/organization/{}/invitations", a.org_id), &a.token).await.json),
         "bill": strip(app.get("/billing/bills", &a.token).await.json),
         "ncPolicies": strip(app.get("/notificationCenter/policy", &a.token).await.json),
         "subscriptions": strip(app.get("/events/subscription", &a.token).await.json),
@@ -243,6 +266,27 @@ both_backends!(a_foreign_token_can_neither_see_nor_change_anything, |app| {
         .to_string();
     // Creating the user gave A's admin an unread notification.
     let a_notification = app.get("/notifications", &a.token).await.item()["id"].as_i64().unwrap();
+    let a_child = app
+        .post(
+            &format!("/setup/organization/{}/children", a.org_id),
+            &a.token,
+            json!({"organization": {"name": "A kid"}}),
+        )
+        .await
+        .item()["organizationId"]
+        .to_string();
+    let c = app.signup("tenant-c@example.com").await;
+    let a_invitation = app
+        .post(
+            &format!("/setup/organization/{}/invitations", a.org_id),
+            &a.token,
+            json!({"childOrganizationId": c.org_id}),
+        )
+        .await
+        .item()["invitationId"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let before = snapshot(&app, &a).await;
 
     for (method, template) in ROUTES {
@@ -251,6 +295,8 @@ both_backends!(a_foreign_token_can_neither_see_nor_change_anything, |app| {
                 s.replace("/notificationCenter/policy/{policyId}", &format!("/notificationCenter/policy/{a_nc_policy}"))
                     .replace("{subscriptionId}", &a_subscription)
                     .replace("{organizationId}", &a.org_id)
+                    .replace("{childOrganizationId}", &a_child)
+                    .replace("{invitationId}", &a_invitation)
                     .replace("{accountId}", account)
                     .replace("{tokenId}", &a_token_id.to_string())
                     .replace("{userId}", &a_user)
@@ -267,7 +313,7 @@ both_backends!(a_foreign_token_can_neither_see_nor_change_anything, |app| {
             let text = res.json.to_string();
             // `request.url` echoes what B sent; only the `response` half could leak.
             let answer = if res.json.is_string() { text.clone() } else { res.json["response"].to_string() };
-            for secret in [&a.org_id, &a.account_id, &extra, &a_user, &a_policy, &a_group] {
+            for secret in [&a.org_id, &a.account_id, &extra, &a_user, &a_policy, &a_group, &a_child, &a_invitation] {
                 assert!(!answer.contains(secret.as_str()), "{method} {path} leaked {secret}: {text}");
             }
             if template.contains('{') || body_for(method, template).is_some_and(|b| b.to_string().contains("\"{")) {

@@ -4,6 +4,7 @@
 pub mod access;
 pub mod account;
 pub mod account_user_mapping;
+pub mod children;
 pub mod credentials;
 pub mod notifications;
 pub mod organization;

@@ -169,7 +169,7 @@ pub async fn security(
 
 /// The caller's membership in the organization named in the path, authorised for `action`.
 /// Organizations the caller does not belong to are reported as not found.
-async fn membership_in(
+pub(crate) async fn membership_in(
     state: &AppState,
     caller: &Caller,
     id: &str,
