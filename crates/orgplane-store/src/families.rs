@@ -261,13 +261,14 @@ impl Store {
         Ok(row.and_then(|r| r.try_get::<Option<i64>, _>("parent_id").ok().flatten()).map(OrgId::from_i64))
     }
 
-    /// Who pays for `org`, and the organizations `org`'s own bill consolidates (itself first),
-    /// with their names.
-    pub async fn billing_family(&self, org: OrgId) -> Result<(OrgId, Vec<(OrgId, String)>)> {
+    /// Who pays for `org`, and the organizations its bill covers (itself first), with their
+    /// names: those it pays for, or with `whole_subtree` everything below it (the family report).
+    pub async fn billing_family(&self, org: OrgId, whole_subtree: bool) -> Result<(OrgId, Vec<(OrgId, String)>)> {
         let mut conn = self.pool.acquire().await.map_err(db)?;
         let family = load_family(&mut conn, org).await?;
+        let covered = if whole_subtree { family.subtree(org) } else { family.billed_to(org) };
         let mut sections = Vec::new();
-        for id in family.billed_to(org) {
+        for id in covered {
             let row = sqlx::query("SELECT name FROM organizations WHERE id = $1")
                 .bind(id.as_i64())
                 .fetch_one(&mut *conn)

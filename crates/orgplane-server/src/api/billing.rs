@@ -153,10 +153,11 @@ pub async fn ingest_usage(
 pub struct BillParams {
     pub month: Option<String>,
     pub format: Option<String>,
+    pub scope: Option<String>,
 }
 
 impl crate::extract::QueryParams for BillParams {
-    const ALLOWED: &'static [&'static str] = &["month", "format"];
+    const ALLOWED: &'static [&'static str] = &["month", "format", "scope"];
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -274,20 +275,26 @@ fn bill_month(month: Option<&str>) -> Result<String, Error> {
     }
 }
 
-/// The caller's organization's bill of `month`, priced at its plan's prices, with the six-month
-/// trend: what every rendering (JSON, CSV, PDF, charts) shows.
-async fn statement(state: &AppState, caller: &Caller, month: &str) -> Result<Statement, Error> {
-    // A child with shared billing is on its payer's plan, so the caller's plan prices every section.
-    let info = state.store.plan_info(caller.org_id).await?;
-    let prices = state.store.prices(info.plan).await?;
-    let price_of = |product: &str| {
-        prices.iter().find(|(p, _)| p == product).map(|(_, price)| *price).unwrap_or(billing::default_price(info.plan))
-    };
+/// The bill of `month` of the caller's organization and the children it pays for (or, with
+/// `whole_family`, of everything below it), a section per organization priced at that
+/// organization's plan, with the six-month trend over all sections: what every rendering (JSON,
+/// CSV, PDF, charts) shows.
+async fn statement(state: &AppState, caller: &Caller, month: &str, whole_family: bool) -> Result<Statement, Error> {
     let months = billing::months_back(month, 6);
-    let (payer, organizations) = state.store.billing_family(caller.org_id).await?;
+    let (payer, organizations) = state.store.billing_family(caller.org_id, whole_family).await?;
     let mut trend: Vec<(String, i64)> = months.iter().map(|m| (m.clone(), 0)).collect();
     let mut sections = Vec::with_capacity(organizations.len());
     for (org, name) in organizations {
+        // Each organization at its own plan's prices (a shared child is on its payer's plan).
+        let info = state.store.plan_info(org).await?;
+        let prices = state.store.prices(info.plan).await?;
+        let price_of = |product: &str| {
+            prices
+                .iter()
+                .find(|(p, _)| p == product)
+                .map(|(_, price)| *price)
+                .unwrap_or(billing::default_price(info.plan))
+        };
         let usage = state.store.usage_lines(org, &months[0], month).await?;
         let (lines, org_trend) = billing::bill(month, &months, usage, price_of);
         for (total, (_, fee)) in trend.iter_mut().zip(org_trend) {
@@ -331,7 +338,8 @@ fn download(content_type: &'static str, file: String, body: impl IntoResponse) -
 /// (`sections`) and overall, and a six-month fee trend. `format=csv` returns the lines as a
 /// file, `format=pdf` the printable statement with its charts.
 #[utoipa::path(get, path = "/billing/bills", tag = "billing", security(("bearer" = [])),
-    params(("month" = Option<String>, Query, description = "YYYY-MM"), ("format" = Option<String>, Query, description = "json (default), csv or pdf")),
+    params(("month" = Option<String>, Query, description = "YYYY-MM"), ("format" = Option<String>, Query, description = "json (default), csv or pdf"),
+        ("scope" = Option<String>, Query, description = "billed (default: this organization and the children it pays for) or family (everything below it, each at its own prices; admins only)")),
     responses(
         (status = 200, description = "The bill: JSON, or a CSV or PDF file", content(
             (Items<Bill> = "application/json"),
@@ -348,7 +356,15 @@ pub async fn bill(State(state): State<AppState>, Auth(caller): Auth, q: Query<Bi
         Some("pdf") => BillFormat::Pdf,
         Some(_) => return Err(Error::validation("query.format", "\"format\" must be json, csv or pdf").into()),
     };
-    let s = statement(&state, &caller, &month).await?;
+    let whole_family = match q.params.scope.as_deref() {
+        None | Some("billed") => false,
+        Some("family") => {
+            authz::check_org(&state, &caller, Action::ListChildOrganizations).await?;
+            true
+        }
+        Some(_) => return Err(Error::validation("query.scope", "\"scope\" must be billed or family").into()),
+    };
+    let s = statement(&state, &caller, &month, whole_family).await?;
     Ok(match format {
         BillFormat::Json => Reply::item("orgplane:billing:bill", Bill::from(&s)).into_response(),
         BillFormat::Csv => download("text/csv; charset=utf-8", format!("bill-{month}.csv"), orgplane_report::csv(&s)),
@@ -385,7 +401,7 @@ pub async fn trend_chart(
 ) -> ApiResult<Response> {
     authz::check_org(&state, &caller, Action::DescribeOrganization).await?;
     let month = bill_month(q.params.month.as_deref())?;
-    Ok(svg(orgplane_report::trend_chart_svg(&statement(&state, &caller, &month).await?)))
+    Ok(svg(orgplane_report::trend_chart_svg(&statement(&state, &caller, &month, false).await?)))
 }
 
 /// The bill's fee per product as an SVG bar chart (for the console).
@@ -399,5 +415,5 @@ pub async fn product_chart(
 ) -> ApiResult<Response> {
     authz::check_org(&state, &caller, Action::DescribeOrganization).await?;
     let month = bill_month(q.params.month.as_deref())?;
-    Ok(svg(orgplane_report::product_chart_svg(&statement(&state, &caller, &month).await?)))
+    Ok(svg(orgplane_report::product_chart_svg(&statement(&state, &caller, &month, false).await?)))
 }

@@ -360,6 +360,28 @@ both_backends!(shared_children_are_consolidated_on_the_parents_bill, |app| {
     assert!(separate_bill.item()["billedToOrganizationId"].is_null());
     assert_eq!(separate_bill.item()["totalFeeCents"], 8_000);
 
+    // The family report: everything below the parent, each at its own prices (admins only).
+    let family = app.get("/billing/bills?month=2026-10&scope=family", &p.token).await;
+    assert_eq!(family.item()["sections"].as_array().unwrap().len(), 3);
+    assert_eq!(family.item()["totalFeeCents"], 13_000);
+    app.get("/billing/bills?month=2026-10&scope=everyone", &p.token).await.assert_error(
+        400,
+        "ValidationError",
+        Some("query.scope"),
+    );
+    let viewer = app
+        .post(
+            "/setup/user?generateToken=true",
+            &p.token,
+            json!({"firstName": "V", "lastName": "W", "email": "bill-viewer@example.com", "password": PASSWORD, "role": "viewer"}),
+        )
+        .await
+        .item()["personalAccessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.get("/billing/bills?month=2026-10&scope=family", &viewer).await.assert_error(403, "FORBIDDEN", None);
+
     // Switching the shared child to separate takes it off the parent's bill.
     app.put(&format!("/setup/organization/{}/children/{shared}", p.org_id), &p.token, json!({"billing": "separate"}))
         .await
