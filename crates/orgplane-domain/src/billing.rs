@@ -89,7 +89,7 @@ pub struct BillLine {
 }
 
 /// The bill of `month`: its priced lines, and the total fee of each of `months` (the trend).
-pub fn bill(
+fn bill(
     month: &str,
     months: &[String],
     usage: Vec<UsageLine>,
@@ -108,6 +108,46 @@ pub fn bill(
         }
     }
     (lines, trend)
+}
+
+/// What the store gathers of one organization for a bill: its usage over the months of the
+/// bill and its trend, and the prices of its plan.
+#[derive(Debug, Clone)]
+pub struct SectionUsage {
+    pub organization_id: i64,
+    pub organization_name: String,
+    pub plan: Plan,
+    /// The operator's prices for the plan, by product; other products take [`default_price`].
+    pub prices: Vec<(String, Price)>,
+    pub usage: Vec<UsageLine>,
+}
+
+/// The bill of `month` (`today` is `YYYY-MM-DD`): each organization's lines priced at its own
+/// plan's prices, and the six-month trend over all of them.
+pub fn statement(month: &str, today: &str, billed_to: Option<i64>, sections: Vec<SectionUsage>) -> Statement {
+    let months = months_back(month, 6);
+    let mut trend: Vec<(String, i64)> = months.iter().map(|m| (m.clone(), 0)).collect();
+    let sections = sections
+        .into_iter()
+        .map(|s| {
+            let price_of = |product: &str| {
+                s.prices.iter().find(|(p, _)| p == product).map_or(default_price(s.plan), |(_, price)| *price)
+            };
+            let (lines, part) = bill(month, &months, s.usage, price_of);
+            for (total, (_, fee)) in trend.iter_mut().zip(part) {
+                total.1 += fee;
+            }
+            Section { organization_id: s.organization_id, organization_name: s.organization_name, lines }
+        })
+        .collect();
+    Statement {
+        month: month.to_string(),
+        currency: "USD",
+        is_final: is_final(month, today),
+        sections,
+        billed_to,
+        trend,
+    }
 }
 
 /// One organization's part of a bill: the organization itself, or a child whose billing is
@@ -207,6 +247,45 @@ mod tests {
         assert!(check_month("2027-01", "2026-12-01").is_none());
         assert!(check_month("2026-13", "2026-12-01").is_none());
         assert_eq!(months_back("2026-02", 3), vec!["2025-12", "2026-01", "2026-02"]);
+    }
+
+    #[test]
+    fn a_statement_prices_each_section_at_its_own_plan_and_sums_the_trend() {
+        let usage = |month: &str, od: i64| UsageLine {
+            month: month.into(),
+            account_id: "act-00000001".into(),
+            product: "ocean".into(),
+            vcpu_milli_hours: 1000,
+            on_demand_cost_cents: od,
+            actual_cost_cents: 0,
+        };
+        let section = |id: i64, plan: Plan, prices: Vec<(String, Price)>, usage: Vec<UsageLine>| SectionUsage {
+            organization_id: id,
+            organization_name: format!("org {id}"),
+            plan,
+            prices,
+            usage,
+        };
+        let s = statement(
+            "2026-10",
+            "2026-11-20",
+            None,
+            vec![
+                section(1, Plan::Payg, vec![], vec![usage("2026-09", 1_000), usage("2026-10", 10_000)]),
+                section(
+                    2,
+                    Plan::Enterprise,
+                    vec![("ocean".into(), Price::SavingsShare { basis_points: 1000 })],
+                    vec![usage("2026-10", 10_000)],
+                ),
+            ],
+        );
+        assert!(s.is_final);
+        assert_eq!(s.sections[0].fee_cents(), 2_000, "20 % by default on payg");
+        assert_eq!(s.sections[1].fee_cents(), 1_000, "the operator's 10 %");
+        assert_eq!(s.total_fee_cents(), 3_000);
+        assert_eq!(s.trend.len(), 6);
+        assert_eq!(&s.trend[4..], &[("2026-09".to_string(), 200), ("2026-10".to_string(), 3_000)]);
     }
 
     #[test]

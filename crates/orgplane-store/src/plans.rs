@@ -281,6 +281,31 @@ impl Store {
             .collect()
     }
 
+    /// What `org`'s bill of the months `from..=to` needs: who pays for it, and for each
+    /// organization it covers (itself and the children it pays for, or with `whole_subtree`
+    /// everything below it) its usage and its plan's prices.
+    pub async fn bill_sections(
+        &self,
+        org: OrgId,
+        whole_subtree: bool,
+        from: &str,
+        to: &str,
+    ) -> Result<(OrgId, Vec<orgplane_domain::billing::SectionUsage>)> {
+        let (payer, organizations) = self.billing_family(org, whole_subtree).await?;
+        let mut sections = Vec::with_capacity(organizations.len());
+        for (id, name) in organizations {
+            let plan = self.plan_info(id).await?.plan;
+            sections.push(orgplane_domain::billing::SectionUsage {
+                organization_id: id.as_i64(),
+                organization_name: name,
+                plan,
+                prices: self.prices(plan).await?,
+                usage: self.usage_lines(id, from, to).await?,
+            });
+        }
+        Ok((payer, sections))
+    }
+
     /// Usage summed per month, account and product, for the months `from..=to` (`YYYY-MM`).
     pub async fn usage_lines(
         &self,

@@ -12,7 +12,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use orgplane_domain::Error;
 use orgplane_domain::access::{Action, Caller};
-use orgplane_domain::billing::{self, Section, Statement};
+use orgplane_domain::billing::{self, Statement};
 use orgplane_domain::plan::{self, BillingContact, PaymentMethod};
 use orgplane_domain::timefmt::to_spot;
 use serde::Serialize;
@@ -276,40 +276,11 @@ fn bill_month(month: Option<&str>) -> Result<String, Error> {
 }
 
 /// The bill of `month` of the caller's organization and the children it pays for (or, with
-/// `whole_family`, of everything below it), a section per organization priced at that
-/// organization's plan, with the six-month trend over all sections: what every rendering (JSON,
-/// CSV, PDF, charts) shows.
+/// `whole_family`, of everything below it): what every rendering (JSON, CSV, PDF, charts) shows.
 async fn statement(state: &AppState, caller: &Caller, month: &str, whole_family: bool) -> Result<Statement, Error> {
-    let months = billing::months_back(month, 6);
-    let (payer, organizations) = state.store.billing_family(caller.org_id, whole_family).await?;
-    let mut trend: Vec<(String, i64)> = months.iter().map(|m| (m.clone(), 0)).collect();
-    let mut sections = Vec::with_capacity(organizations.len());
-    for (org, name) in organizations {
-        // Each organization at its own plan's prices (a shared child is on its payer's plan).
-        let info = state.store.plan_info(org).await?;
-        let prices = state.store.prices(info.plan).await?;
-        let price_of = |product: &str| {
-            prices
-                .iter()
-                .find(|(p, _)| p == product)
-                .map(|(_, price)| *price)
-                .unwrap_or(billing::default_price(info.plan))
-        };
-        let usage = state.store.usage_lines(org, &months[0], month).await?;
-        let (lines, org_trend) = billing::bill(month, &months, usage, price_of);
-        for (total, (_, fee)) in trend.iter_mut().zip(org_trend) {
-            total.1 += fee;
-        }
-        sections.push(Section { organization_id: org.as_i64(), organization_name: name, lines });
-    }
-    Ok(Statement {
-        month: month.to_string(),
-        currency: "USD",
-        is_final: billing::is_final(month, &today()),
-        sections,
-        billed_to: (payer != caller.org_id).then(|| payer.as_i64()),
-        trend,
-    })
+    let from = &billing::months_back(month, 6)[0];
+    let (payer, sections) = state.store.bill_sections(caller.org_id, whole_family, from, month).await?;
+    Ok(billing::statement(month, &today(), (payer != caller.org_id).then(|| payer.as_i64()), sections))
 }
 
 enum BillFormat {

@@ -243,6 +243,43 @@ both_backends!(links_refuse_self_cycles_second_parents_and_a_sixth_level, |app| 
     )
     .await
     .assert_error(400, "ValidationError", Some("body.billing"));
+    app.post(
+        &format!("/setup/organization/{}/children", other.org_id),
+        &other.token,
+        json!({"organization": {"name": "  "}}),
+    )
+    .await
+    .assert_error(400, "ValidationError", Some("body.organization.name"));
+    // Only direct children: a grandchild, a stranger and a malformed id are not children here.
+    for (child, status, code, field) in [
+        (chain[2].as_str(), 404, "CHILD_ORGANIZATION_DOESNT_EXIST", "path.childOrganizationId"),
+        (other.org_id.as_str(), 404, "CHILD_ORGANIZATION_DOESNT_EXIST", "path.childOrganizationId"),
+        ("12x", 400, "ValidationError", "path.childOrganizationId"),
+    ] {
+        app.put(
+            &format!("/setup/organization/{}/children/{child}", root.org_id),
+            &root.token,
+            json!({"billing": "shared"}),
+        )
+        .await
+        .assert_error(status, code, Some(field));
+    }
+    // An invitation that has expired cannot be accepted.
+    let late = app.signup("late-invitee@example.com").await;
+    let sent = app
+        .post(
+            &format!("/setup/organization/{}/invitations", other.org_id),
+            &other.token,
+            json!({"childOrganizationId": late.org_id}),
+        )
+        .await;
+    let id = sent.item()["invitationId"].as_str().unwrap().to_string();
+    app.db.raw_sql(&format!("UPDATE organization_invitations SET expires_at = 1 WHERE id = '{id}'")).await;
+    app.post(&format!("/setup/organization/{}/invitations/{id}/accept", late.org_id), &late.token, json!({}))
+        .await
+        .assert_error(404, "INVITATION_DOESNT_EXIST", Some("path.invitationId"));
+    assert!(app.get(&format!("/setup/organization/{}/children", other.org_id), &other.token).await.items().is_empty());
+
     // A parent with children cannot be deleted; a child with no admin of its own cannot leave.
     app.delete(&format!("/setup/organization/{}", root.org_id), &root.token).await.assert_error(
         400,

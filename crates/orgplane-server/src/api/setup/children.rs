@@ -120,7 +120,7 @@ fn billing_or_shared(field: &str, value: Option<&str>) -> Result<Billing, Error>
 }
 
 fn child_id(id: &str) -> Result<OrgId, Error> {
-    OrgId::parse(id).map_err(|e| e.in_field("path.childOrganizationId"))
+    crate::api::oauth::OrgIdInput::Text(id.to_string()).parse("path.childOrganizationId")
 }
 
 /// The direct children of an organization, with their account and user counts (admins only).
