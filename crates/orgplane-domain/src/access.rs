@@ -130,6 +130,10 @@ pub enum Action {
     ListChildOrganizations,
     LinkOrganization,
     UnlinkOrganization,
+    DescribeScim,
+    ManageScim,
+    DescribeSsoMetaData,
+    CreateSsoMetaData,
 }
 
 impl Action {
@@ -173,6 +177,10 @@ impl Action {
             Action::ListChildOrganizations => "setup:listChildOrganizations",
             Action::LinkOrganization => "setup:linkOrganization",
             Action::UnlinkOrganization => "setup:unlinkOrganization",
+            Action::DescribeScim => "setup:describeScim",
+            Action::ManageScim => "setup:manageScim",
+            Action::DescribeSsoMetaData => "setup:describeSsoMetaData",
+            Action::CreateSsoMetaData => "setup:createSsoMetaData",
         }
     }
 
@@ -187,6 +195,10 @@ impl Action {
                 | Action::ListChildOrganizations
                 | Action::LinkOrganization
                 | Action::UnlinkOrganization
+                | Action::DescribeScim
+                | Action::ManageScim
+                | Action::DescribeSsoMetaData
+                | Action::CreateSsoMetaData
         )
     }
 

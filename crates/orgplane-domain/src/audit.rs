@@ -31,6 +31,10 @@ const fn kind(action: &'static str, action_type: &'static str, resource_type: &'
     Kind { action, action_type, namespace: "GENERAL", resource_type, anonymous: false }
 }
 
+const fn scim(action: &'static str, action_type: &'static str, resource_type: &'static str) -> Kind {
+    Kind { action, action_type, namespace: "SCIM", resource_type, anonymous: false }
+}
+
 const fn auth(action: &'static str, action_type: &'static str, anonymous: bool) -> Kind {
     Kind { action, action_type, namespace: "AUTH", resource_type: "user", anonymous }
 }
@@ -64,6 +68,24 @@ pub fn kind_for(method: &str, route: &str) -> Option<Kind> {
         ("PUT", "/setup/organization/{organizationId}/security") => {
             kind("setup:updateOrganization", "Update security settings", "organization")
         }
+        ("PUT", "/setup/organization/{organizationId}/scim") => {
+            kind("setup:manageScim", "Update SCIM settings", "organization")
+        }
+        ("POST", "/setup/organization/{organizationId}/scim/token") => {
+            kind("setup:manageScim", "Create SCIM token", "scimToken")
+        }
+        ("DELETE", "/setup/organization/{organizationId}/scim/token/{tokenId}") => {
+            kind("setup:manageScim", "Delete SCIM token", "scimToken")
+        }
+        ("POST", "/scim/v2/Users") => scim("scim:createUser", "SCIM: create user", "user"),
+        ("PUT", "/scim/v2/Users/{userId}") => scim("scim:replaceUser", "SCIM: replace user", "user"),
+        ("PATCH", "/scim/v2/Users/{userId}") => scim("scim:patchUser", "SCIM: update user", "user"),
+        ("DELETE", "/scim/v2/Users/{userId}") => scim("scim:deleteUser", "SCIM: delete user", "user"),
+        ("POST", "/scim/v2/Groups") => scim("scim:createGroup", "SCIM: create group", "userGroup"),
+        ("PUT", "/scim/v2/Groups/{userGroupId}") => scim("scim:replaceGroup", "SCIM: replace group", "userGroup"),
+        ("PATCH", "/scim/v2/Groups/{userGroupId}") => scim("scim:patchGroup", "SCIM: update group", "userGroup"),
+        ("DELETE", "/scim/v2/Groups/{userGroupId}") => scim("scim:deleteGroup", "SCIM: delete group", "userGroup"),
+        ("POST", "/scim/v2/Bulk") => scim("scim:bulk", "SCIM: bulk request", "user"),
         ("POST", "/setup/organization/{organizationId}/children") => {
             kind("setup:createChildOrganization", "Create child organization", "organization")
         }

@@ -85,6 +85,11 @@ pub fn new_token(kind: TokenKind) -> NewToken {
     random_secret(kind.prefix())
 }
 
+/// A SCIM token: authenticates an organization's IdP at `/scim/v2`, nothing else.
+pub fn new_scim_token() -> NewToken {
+    random_secret("ops_")
+}
+
 /// A single-use password link (reset or invitation): shown once in an email, stored hashed.
 pub fn new_password_link() -> NewToken {
     random_secret("opl_")

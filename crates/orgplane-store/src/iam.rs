@@ -770,7 +770,12 @@ fn mapping_row(row: &AnyRow) -> Result<PolicyMapping> {
     })
 }
 
-async fn replace_group_users(conn: &mut AnyConnection, org: OrgId, id: &GroupId, users: &[UserId]) -> Result<()> {
+pub(crate) async fn replace_group_users(
+    conn: &mut AnyConnection,
+    org: OrgId,
+    id: &GroupId,
+    users: &[UserId],
+) -> Result<()> {
     sqlx::query("DELETE FROM group_members WHERE group_id = $1")
         .bind(id.as_str())
         .execute(&mut *conn)

@@ -21,6 +21,7 @@ mod orgs;
 mod outbox;
 mod people;
 pub mod plans;
+pub mod scim;
 mod throttle;
 mod tokens;
 mod users;

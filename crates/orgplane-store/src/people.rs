@@ -257,27 +257,8 @@ impl Store {
     pub async fn remove_user(&self, org: OrgId, user: &UserId) -> Result<()> {
         let mut tx = self.write_tx().await?;
         self.lock_org(&mut tx, org).await?;
-        let role = member_role(&mut tx, org, user).await?.ok_or_else(|| user_not_found("path.userId"))?;
-        if role == OrgRole::Admin {
-            check_admins_remain(count_admins(&mut tx, org).await? - 1)?;
-        }
-        for sql in [
-            "DELETE FROM tokens WHERE organization_id = $1 AND user_id = $2",
-            "DELETE FROM account_permissions WHERE organization_id = $1 AND user_id = $2",
-            "DELETE FROM group_members WHERE organization_id = $1 AND user_id = $2",
-            "DELETE FROM user_policies WHERE organization_id = $1 AND user_id = $2",
-            "DELETE FROM memberships WHERE organization_id = $1 AND user_id = $2",
-        ] {
-            sqlx::query(sql).bind(org.as_i64()).bind(user.as_str()).execute(&mut *tx).await.map_err(db)?;
-        }
-        let elsewhere = sqlx::query("SELECT 1 FROM memberships WHERE user_id = $1")
-            .bind(user.as_str())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db)?;
-        if elsewhere.is_none() {
-            sqlx::query("DELETE FROM users WHERE id = $1").bind(user.as_str()).execute(&mut *tx).await.map_err(db)?;
-        }
+        strip_membership(&mut tx, org, user).await?;
+        delete_if_orphaned(&mut tx, user).await?;
         tx.commit().await.map_err(db)?;
         self.changed().await;
         Ok(())
@@ -287,28 +268,68 @@ impl Store {
     pub async fn set_org_role(&self, org: OrgId, user: &UserId, role: OrgRole) -> Result<()> {
         let mut tx = self.write_tx().await?;
         self.lock_org(&mut tx, org).await?;
-        let current = member_role(&mut tx, org, user).await?.ok_or_else(|| user_not_found("path.userId"))?;
-        if user.is_programmatic() && role == OrgRole::Admin {
-            return Err(Error::invalid(
-                "PROGRAMMATIC_USER_ROLE",
-                "body.role",
-                "programmatic users cannot be organization admins",
-            ));
-        }
-        if current == OrgRole::Admin && role == OrgRole::Member {
-            check_admins_remain(count_admins(&mut tx, org).await? - 1)?;
-        }
-        sqlx::query("UPDATE memberships SET role = $1 WHERE organization_id = $2 AND user_id = $3")
-            .bind(role.as_str())
-            .bind(org.as_i64())
-            .bind(user.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+        put_org_role(&mut tx, org, user, role).await?;
         tx.commit().await.map_err(db)?;
         self.changed().await;
         Ok(())
     }
+}
+
+/// Takes a user's membership of `org` away with everything it carries: account permissions,
+/// groups, direct policies and the tokens bound to `org`. The last admin stays. The caller
+/// holds the organization's lock.
+pub(crate) async fn strip_membership(conn: &mut AnyConnection, org: OrgId, user: &UserId) -> Result<()> {
+    let role = member_role(conn, org, user).await?.ok_or_else(|| user_not_found("path.userId"))?;
+    if role == OrgRole::Admin {
+        check_admins_remain(count_admins(conn, org).await? - 1)?;
+    }
+    for sql in [
+        "DELETE FROM tokens WHERE organization_id = $1 AND user_id = $2",
+        "DELETE FROM account_permissions WHERE organization_id = $1 AND user_id = $2",
+        "DELETE FROM group_members WHERE organization_id = $1 AND user_id = $2",
+        "DELETE FROM user_policies WHERE organization_id = $1 AND user_id = $2",
+        "DELETE FROM memberships WHERE organization_id = $1 AND user_id = $2",
+    ] {
+        sqlx::query(sql).bind(org.as_i64()).bind(user.as_str()).execute(&mut *conn).await.map_err(db)?;
+    }
+    Ok(())
+}
+
+/// Deletes an identity nothing holds any more: no membership and no organization's SCIM record.
+pub(crate) async fn delete_if_orphaned(conn: &mut AnyConnection, user: &UserId) -> Result<()> {
+    sqlx::query(
+        "DELETE FROM users WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM memberships WHERE user_id = $1) \
+         AND NOT EXISTS (SELECT 1 FROM scim_users WHERE user_id = $1)",
+    )
+    .bind(user.as_str())
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+/// Sets a member's organization role; the last admin cannot be demoted and programmatic users
+/// cannot be admins. The caller holds the organization's lock.
+pub(crate) async fn put_org_role(conn: &mut AnyConnection, org: OrgId, user: &UserId, role: OrgRole) -> Result<()> {
+    let current = member_role(conn, org, user).await?.ok_or_else(|| user_not_found("path.userId"))?;
+    if user.is_programmatic() && role == OrgRole::Admin {
+        return Err(Error::invalid(
+            "PROGRAMMATIC_USER_ROLE",
+            "body.role",
+            "programmatic users cannot be organization admins",
+        ));
+    }
+    if current == OrgRole::Admin && role == OrgRole::Member {
+        check_admins_remain(count_admins(conn, org).await? - 1)?;
+    }
+    sqlx::query("UPDATE memberships SET role = $1 WHERE organization_id = $2 AND user_id = $3")
+        .bind(role.as_str())
+        .bind(org.as_i64())
+        .bind(user.as_str())
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    Ok(())
 }
 
 async fn default_account_id(conn: &mut AnyConnection, org: OrgId) -> Result<AccountId> {

@@ -8,6 +8,7 @@
 
 pub mod filter;
 pub mod patch;
+pub mod resource;
 pub mod sql;
 
 use std::fmt;

@@ -18,6 +18,7 @@ pub mod notifications;
 pub mod oauth;
 pub mod ops;
 pub mod password;
+pub mod scim;
 pub mod setup;
 pub mod webauthn;
 
@@ -48,6 +49,7 @@ use utoipa_axum::routes;
         (name = "audit", description = "Spot /audit/events, export and webhook"),
         (name = "billing", description = "Plan and activation, usage, bills"),
         (name = "notifications", description = "The inbox; Spot /notificationCenter and /events"),
+        (name = "scim", description = "SCIM 2.0 (RFC 7644), authenticated by an organization's SCIM token; SCIM's own wire format"),
     )
 )]
 struct ApiDoc;
@@ -93,6 +95,17 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(setup::children::invite, setup::children::invitations))
         .routes(routes!(setup::children::accept))
         .routes(routes!(setup::children::delete_invitation))
+        .routes(routes!(setup::scim::get, setup::scim::put))
+        .routes(routes!(setup::scim::create_token))
+        .routes(routes!(setup::scim::delete_token))
+        .routes(routes!(scim::service_provider_config))
+        .routes(routes!(scim::schemas))
+        .routes(routes!(scim::resource_types))
+        .routes(routes!(scim::list_users, scim::create_user))
+        .routes(routes!(scim::get_user, scim::replace_user, scim::patch_user, scim::delete_user))
+        .routes(routes!(scim::list_groups, scim::create_group))
+        .routes(routes!(scim::get_group, scim::replace_group, scim::patch_group, scim::delete_group))
+        .routes(routes!(scim::bulk))
         .routes(routes!(setup::user::reset_mfa))
         .routes(routes!(setup::organization::tokens))
         .routes(routes!(setup::organization::delete_token))

@@ -8,6 +8,7 @@ pub mod children;
 pub mod credentials;
 pub mod notifications;
 pub mod organization;
+pub mod scim;
 pub mod user;
 
 use orgplane_domain::Error;
