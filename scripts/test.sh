@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command: builds once, runs every Rust test on SQLite and PostgreSQL, then drives the
 # built server with the real Spot Python SDK. Installs what it needs (PostgreSQL, python3 and the
-# pinned Python peers, poppler-utils).
+# pinned Python peers, poppler-utils, and the SAML build dependencies: libclang-dev, libxmlsec1-dev,
+# libxml2-dev, libssl-dev, pkg-config).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/orgplane-target}
@@ -21,6 +22,17 @@ if ! command -v pdftotext >/dev/null || ! command -v pdfinfo >/dev/null; then
   echo "== poppler-utils (pdftotext, pdfinfo: the PDF bill tests read what they render)"
   DEBIAN_FRONTEND=noninteractive apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends poppler-utils >/dev/null
+fi
+
+SAML_BUILD_DEPS="libclang-dev libxmlsec1-dev libxml2-dev libssl-dev pkg-config"
+missing=$(for p in $SAML_BUILD_DEPS; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || echo "$p"
+done)
+if [ -n "$missing" ]; then
+  echo "== SAML build dependencies (orgplane-saml: samael's build script runs bindgen against libxmlsec1):" $missing
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  # shellcheck disable=SC2086
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 
 echo "== build"
