@@ -88,6 +88,8 @@ pub fn ctx() -> &'static Ctx {
 pub enum Sign {
     Assertion,
     Response,
+    /// Assertion signed, then the Response around it (what Okta does when both are enabled).
+    Both,
 }
 
 #[derive(Clone, Debug)]
@@ -260,7 +262,15 @@ impl Spec {
 
     /// The response signed by `keys` (its certificate goes in KeyInfo).
     pub fn signed_by(&self, keys: &KeyPair) -> String {
-        sign_xml(&self.template(&keys.cert_b64()), keys)
+        if self.sign != Sign::Both {
+            return sign_xml(&self.template(&keys.cert_b64()), keys);
+        }
+        let inner = sign_xml(&Spec { sign: Sign::Assertion, ..self.clone() }.template(&keys.cert_b64()), keys);
+        // The Response template goes before Status, i.e. before the already signed Assertion, so
+        // it is the first ds:Signature xmlsec finds.
+        let outer_template = self.signature_template(&self.response_id, &keys.cert_b64());
+        let with_outer = strip_decl(&inner).replacen("<samlp:Status>", &format!("{outer_template}<samlp:Status>"), 1);
+        sign_xml(&with_outer, keys)
     }
 
     /// The response signed by the real IdP.

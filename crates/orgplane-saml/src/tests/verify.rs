@@ -34,6 +34,22 @@ fn accepts_signed_response() {
 }
 
 #[test]
+fn accepts_response_and_assertion_both_signed() {
+    let spec = Spec { sign: Sign::Both, ..Spec::sp_initiated() };
+    let xml = spec.signed();
+    assert_eq!(xml.matches("<ds:SignatureValue>").count(), 2);
+    assert_alice(&verify_sp(&xml).expect("accepted"));
+    // RSA-SHA512 is on the allow-list too.
+    let sha512 = Spec {
+        algorithms: ("http://www.w3.org/2001/04/xmldsig-more#rsa-sha512", "http://www.w3.org/2001/04/xmlenc#sha512"),
+        ..Spec::sp_initiated()
+    };
+    assert_alice(&verify_sp(&sha512.signed()).expect("rsa-sha512 accepted"));
+    // Tampering breaks both.
+    assert_eq!(reason(&verify_sp(&xml.replace(">Alice<", ">Mallory<"))), "signature_invalid");
+}
+
+#[test]
 fn accepts_raw_xml_and_bare_assertion() {
     let c = ctx();
     let xml = Spec::sp_initiated().signed();
