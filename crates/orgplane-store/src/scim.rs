@@ -513,7 +513,12 @@ fn member_ids(input: &GroupInput) -> Vec<UserId> {
 /// resource.
 fn unknown_member(e: Error) -> Error {
     match e {
-        Error::NotFound { field, message, .. } => Error::Invalid { code: scim_type::INVALID_VALUE, message, field },
+        // The message names no id: it could be another organization's.
+        Error::NotFound { field, .. } => Error::Invalid {
+            code: scim_type::INVALID_VALUE,
+            message: format!("{} is not a person of this organization", field.as_deref().unwrap_or("a member")),
+            field,
+        },
         other => other,
     }
 }

@@ -543,6 +543,19 @@ pub fn resolve_bulk_ids(value: &mut Value, created: &BTreeMap<String, String>) -
     Ok(())
 }
 
+/// An operation's path with `bulkId:<id>` segments (`/Users/bulkId:u1`) resolved.
+pub fn resolve_bulk_path(path: &str, created: &BTreeMap<String, String>) -> Result<String> {
+    let segments = path
+        .split('/')
+        .map(|segment| {
+            let mut v = Value::String(segment.to_string());
+            resolve_bulk_ids(&mut v, created)?;
+            Ok(v.as_str().unwrap_or_default().to_string())
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(segments.join("/"))
+}
+
 /// The `/ServiceProviderConfig` document.
 pub fn service_provider_config(base: &str) -> Value {
     json!({
@@ -754,6 +767,8 @@ mod tests {
         let created = BTreeMap::from([("a".to_string(), "u-1".to_string())]);
         resolve_bulk_ids(&mut data, &created).unwrap();
         assert_eq!(data["value"], "u-1");
+        assert_eq!(resolve_bulk_path("/Users/bulkId:a", &created).unwrap(), "/Users/u-1");
+        assert!(resolve_bulk_path("/Users/bulkId:b", &created).is_err());
         assert!(resolve_bulk_ids(&mut json!(["bulkId:zz"]), &created).is_err());
         let dup = json!({ "schemas": [BULK_REQUEST_SCHEMA], "Operations": [
             { "method": "POST", "bulkId": "a", "path": "/Users", "data": {} },

@@ -556,9 +556,8 @@ async fn run_bulk_op(
     op: &res::BulkOperation,
     created: &BTreeMap<String, String>,
 ) -> ScimResult<(StatusCode, Option<Value>)> {
-    let mut path = Value::String(op.path.clone());
-    res::resolve_bulk_ids(&mut path, created)?;
-    let path = path.as_str().unwrap_or_default().trim_end_matches('/');
+    let path = res::resolve_bulk_path(&op.path, created)?;
+    let path = path.trim_end_matches('/');
     let mut parts = path.trim_start_matches('/').splitn(2, '/');
     let kind = match parts.next() {
         Some(p) if p.eq_ignore_ascii_case("Users") => Kind::User,

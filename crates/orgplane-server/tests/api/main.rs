@@ -15,6 +15,7 @@ mod notifications;
 mod openapi;
 mod organizations;
 mod password;
+mod scim;
 mod signup;
 mod tenancy;
 mod throttle;

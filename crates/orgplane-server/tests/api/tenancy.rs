@@ -120,7 +120,33 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PUT", "/audit/webhook"),
     ("GET", "/audit/webhook"),
     ("DELETE", "/audit/webhook"),
+    ("GET", "/setup/organization/{organizationId}/scim"),
+    ("PUT", "/setup/organization/{organizationId}/scim"),
+    ("POST", "/setup/organization/{organizationId}/scim/token"),
+    ("DELETE", "/setup/organization/{organizationId}/scim/token/{tokenId}"),
+    // The SCIM routes are walked with B's SCIM token.
+    ("GET", "/scim/v2/ServiceProviderConfig"),
+    ("GET", "/scim/v2/Schemas"),
+    ("GET", "/scim/v2/ResourceTypes"),
+    ("GET", "/scim/v2/Users"),
+    ("GET", "/scim/v2/Users?filter=userName%20eq%20%22a-member%40example.com%22"),
+    ("POST", "/scim/v2/Users"),
+    ("GET", "/scim/v2/Users/{userId}"),
+    ("PUT", "/scim/v2/Users/{userId}"),
+    ("PATCH", "/scim/v2/Users/{userId}"),
+    ("DELETE", "/scim/v2/Users/{userId}"),
+    ("GET", "/scim/v2/Groups"),
+    ("POST", "/scim/v2/Groups"),
+    ("GET", "/scim/v2/Groups/{userGroupId}"),
+    ("PUT", "/scim/v2/Groups/{userGroupId}"),
+    ("PATCH", "/scim/v2/Groups/{userGroupId}"),
+    ("DELETE", "/scim/v2/Groups/{userGroupId}"),
+    ("POST", "/scim/v2/Bulk"),
 ];
+
+const SCIM_USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+const SCIM_GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+const SCIM_PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
 fn body_for(method: &str, path: &str) -> Option<Value> {
     match (method, path) {
@@ -161,6 +187,34 @@ fn body_for(method: &str, path: &str) -> Option<Value> {
         ("POST", "/setup/organization/{organizationId}/invitations") => {
             Some(json!({"childOrganizationId": "{organizationId}"}))
         }
+        ("PUT", "/setup/organization/{organizationId}/scim") => Some(json!({"roleAttribute": "userType"})),
+        ("POST", "/setup/organization/{organizationId}/scim/token") => Some(json!({"description": "Pwned"})),
+        ("POST", "/scim/v2/Users") => Some(
+            json!({"schemas": [SCIM_USER], "userName": "intruder@evil.example", "name": {"givenName": "Intruder"}}),
+        ),
+        ("PUT", "/scim/v2/Users/{userId}") => {
+            Some(json!({"schemas": [SCIM_USER], "userName": "a-member@example.com", "name": {"givenName": "Pwned"}}))
+        }
+        ("PATCH", "/scim/v2/Users/{userId}") => Some(json!({"schemas": [SCIM_PATCH],
+            "Operations": [{"op": "replace", "path": "active", "value": false}]})),
+        ("POST", "/scim/v2/Groups") => {
+            Some(json!({"schemas": [SCIM_GROUP], "displayName": "Pwned", "members": [{"value": "{userId}"}]}))
+        }
+        ("PUT", "/scim/v2/Groups/{userGroupId}") => {
+            Some(json!({"schemas": [SCIM_GROUP], "displayName": "Pwned", "members": [{"value": "{userId}"}]}))
+        }
+        ("PATCH", "/scim/v2/Groups/{userGroupId}") => Some(json!({"schemas": [SCIM_PATCH],
+            "Operations": [{"op": "add", "path": "members", "value": [{"value": "{userId}"}]}]})),
+        ("POST", "/scim/v2/Bulk") => Some(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+        "Operations": [
+            {"method": "DELETE", "path": "/Users/{userId}"},
+            {"method": "PATCH", "path": "/Groups/{userGroupId}", "data": {"schemas": [SCIM_PATCH],
+                "Operations": [{"op": "replace", "path": "displayName", "value": "Pwned"}]}},
+            {"method": "PUT", "path": "/Users/{userId}", "data":
+                {"schemas": [SCIM_USER], "userName": "a-member@example.com", "name": {"givenName": "Pwned"}}},
+            {"method": "POST", "bulkId": "g", "path": "/Groups", "data":
+                {"schemas": [SCIM_GROUP], "displayName": "Pwned", "members": [{"value": "{userId}"}]}},
+        ]})),
         ("POST", "/setup/organization") => Some(json!({"organization": {"name": "Intruder Org"}})),
         ("POST", "/setup/account") => Some(json!({"account": {"name": "Intruder"}})),
         ("PUT", "/setup/account/{accountId}") => {
@@ -171,7 +225,7 @@ fn body_for(method: &str, path: &str) -> Option<Value> {
 }
 
 /// Everything of A's that A's admin can see.
-async fn snapshot(app: &TestApp, a: &Tenant) -> Value {
+async fn snapshot(app: &TestApp, a: &Tenant, a_scim: &str) -> Value {
     let strip = |mut v: Value| {
         v.as_object_mut().unwrap().remove("request");
         v
@@ -194,6 +248,15 @@ async fn snapshot(app: &TestApp, a: &Tenant) -> Value {
         "ncPolicies": strip(app.get("/notificationCenter/policy", &a.token).await.json),
         "subscriptions": strip(app.get("/events/subscription", &a.token).await.json),
         "accountPolicy": strip(app.get("/events/notification/accountPolicy", &a.token).await.json),
+        "scim": app.get(&format!("/setup/organization/{}/scim", a.org_id), &a.token).await.items().iter().map(|s| {
+            let mut s = s.clone();
+            for t in s["tokens"].as_array_mut().unwrap() {
+                t.as_object_mut().unwrap().remove("lastUsedAt");
+            }
+            s
+        }).collect::<Vec<_>>(),
+        "scimUsers": app.call("GET", "/scim/v2/Users", Some(a_scim), None).await.json,
+        "scimGroups": app.call("GET", "/scim/v2/Groups", Some(a_scim), None).await.json,
         "tokens": app.get("/setup/organization/token", &a.token).await.items().iter().map(|t| {
             let mut t = t.clone();
             t.as_object_mut().unwrap().remove("lastUsedAt");
@@ -287,7 +350,19 @@ both_backends!(a_foreign_token_can_neither_see_nor_change_anything, |app| {
         .as_str()
         .unwrap()
         .to_string();
-    let before = snapshot(&app, &a).await;
+    let scim_token = |t: &Tenant| {
+        let path = format!("/setup/organization/{}/scim/token", t.org_id);
+        let token = t.token.clone();
+        let app = &app;
+        async move { app.post(&path, &token, json!({})).await.item()["token"].as_str().unwrap().to_string() }
+    };
+    let a_scim = scim_token(&a).await;
+    let b_scim = scim_token(&b).await;
+    // A provisions a person of its own through SCIM, so there is SCIM state to protect.
+    app.call("POST", "/scim/v2/Users", Some(&a_scim), Some(json!({"schemas": [SCIM_USER],
+        "userName": "a-scim@example.com", "externalId": "a-ext-1", "name": {"givenName": "Scim", "familyName": "Person"}})))
+        .await;
+    let before = snapshot(&app, &a, &a_scim).await;
 
     for (method, template) in ROUTES {
         for account in [&a.account_id, &extra] {
@@ -309,14 +384,24 @@ both_backends!(a_foreign_token_can_neither_see_nor_change_anything, |app| {
             // B's token names A's ids in the path and in every body field that takes an id.
             let body =
                 body_for(method, template).map(|b| serde_json::from_str::<Value>(&fill(&b.to_string())).unwrap());
-            let res = app.call(method, &path, Some(&b.token), body).await;
+            let scim = template.starts_with("/scim/");
+            let res = app.call(method, &path, Some(if scim { &b_scim } else { &b.token }), body).await;
             let text = res.json.to_string();
-            // `request.url` echoes what B sent; only the `response` half could leak.
-            let answer = if res.json.is_string() { text.clone() } else { res.json["response"].to_string() };
+            // `request.url` echoes what B sent; only the `response` half could leak (SCIM
+            // answers have no envelope: all of it).
+            let answer = if res.json.is_string() || scim { text.clone() } else { res.json["response"].to_string() };
             for secret in [&a.org_id, &a.account_id, &extra, &a_user, &a_policy, &a_group, &a_child, &a_invitation] {
                 assert!(!answer.contains(secret.as_str()), "{method} {path} leaked {secret}: {text}");
             }
-            if template.contains('{') || body_for(method, template).is_some_and(|b| b.to_string().contains("\"{")) {
+            if *template == "/scim/v2/Bulk" {
+                // Each operation names A's ids and fails on its own.
+                let statuses: Vec<_> =
+                    res.json["Operations"].as_array().unwrap().iter().map(|o| o["status"].clone()).collect();
+                assert_eq!(res.status.as_u16(), 200, "{text}");
+                assert!(statuses.iter().all(|s| s == "404" || s == "400"), "{text}");
+            } else if template.contains('{')
+                || body_for(method, template).is_some_and(|b| b.to_string().contains("\"{"))
+            {
                 assert!(
                     matches!(res.status.as_u16(), 400 | 403 | 404),
                     "{method} {path} with B's token answered {}: {text}",
@@ -328,7 +413,7 @@ both_backends!(a_foreign_token_can_neither_see_nor_change_anything, |app| {
             }
         }
     }
-    assert_eq!(snapshot(&app, &a).await, before, "A's data changed");
+    assert_eq!(snapshot(&app, &a, &a_scim).await, before, "A's data changed");
     // B's own world is intact and B still cannot see A's accounts.
     let b_accounts = app.get("/setup/account", &b.token).await;
     assert!(b_accounts.items().iter().all(|acc| acc["organizationId"] == b.org_id.as_str()));
