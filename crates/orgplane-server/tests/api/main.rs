@@ -16,6 +16,7 @@ mod openapi;
 mod organizations;
 mod password;
 mod signup;
+mod sso;
 mod tenancy;
 mod throttle;
 mod tokens;

@@ -120,7 +120,19 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PUT", "/audit/webhook"),
     ("GET", "/audit/webhook"),
     ("DELETE", "/audit/webhook"),
+    ("GET", "/setup/organization/{organizationId}/sso"),
+    ("PUT", "/setup/organization/{organizationId}/sso"),
+    ("DELETE", "/setup/organization/{organizationId}/sso"),
+    ("GET", "/saml/{organizationId}/metadata"),
+    ("GET", "/saml/{organizationId}/login"),
+    ("GET", "/saml/login?email={userEmail}"),
+    ("POST", "/saml/{organizationId}/acs"),
+    ("POST", "/saml/select"),
+    ("POST", "/oauth/samlToken?organizationId={organizationId}"),
 ];
+
+/// Public by design: the SP metadata names the organization it is for, to anyone.
+const PUBLIC: &[&str] = &["/saml/{organizationId}/metadata"];
 
 fn body_for(method: &str, path: &str) -> Option<Value> {
     match (method, path) {
@@ -151,6 +163,9 @@ fn body_for(method: &str, path: &str) -> Option<Value> {
             "expirationDate": "2099-01-01T00:00:00Z"})),
         ("PUT", "/setup/organization/{organizationId}") => Some(json!({"organization": {"name": "Pwned"}})),
         ("PUT", "/setup/organization/{organizationId}/security") => Some(json!({"requireMfa": true})),
+        ("PUT", "/setup/organization/{organizationId}/sso") => {
+            Some(json!({"enforce": false, "allowIdpInitiated": true}))
+        }
         ("POST", "/setup/organization/{organizationId}/children") => {
             Some(json!({"organization": {"name": "Pwned"}, "billing": "shared"}))
         }
@@ -290,6 +305,12 @@ both_backends!(a_foreign_token_can_neither_see_nor_change_anything, |app| {
     let before = snapshot(&app, &a).await;
 
     for (method, template) in ROUTES {
+        if PUBLIC.contains(template) {
+            let path = template.replace("{organizationId}", &a.org_id);
+            let res = app.call(method, &path, Some(&b.token), None).await;
+            assert_ne!(res.status.as_u16(), 500, "{method} {path}");
+            continue;
+        }
         for account in [&a.account_id, &extra] {
             let fill = |s: &str| {
                 s.replace("/notificationCenter/policy/{policyId}", &format!("/notificationCenter/policy/{a_nc_policy}"))
