@@ -426,7 +426,6 @@ async fn finish(
     responses((status = 200, body = Items<SamlSignIn>), (status = 400, body = Failure), (status = 403, body = Failure), (status = 404, body = Failure), (status = 413, body = Failure)))]
 pub async fn acs(State(state): State<AppState>, PathParam(id): PathParam, req: Request) -> ApiResult<Reply> {
     let org = parse_org(&id)?;
-    crate::audit::note_org(org);
     let bytes = read_body(req, &state).await?;
     let mut response = None;
     let mut relay_state = None;
@@ -441,6 +440,8 @@ pub async fn acs(State(state): State<AppState>, PathParam(id): PathParam, req: R
         d.body = json!({ "RelayState": relay_state, "SAMLResponseBytes": response.as_ref().map(String::len) });
     });
     let settings = state.store.sso_settings(org).await?.ok_or_else(|| not_configured("path.organizationId"))?;
+    // Attempts are recorded in the organization's trail once it has SSO (before, on the platform's).
+    crate::audit::note_org(org);
     let response = response
         .filter(|r| !r.trim().is_empty())
         .ok_or_else(|| Error::validation("body.SAMLResponse", "\"SAMLResponse\" is required"))?;
@@ -532,10 +533,10 @@ pub async fn saml_token(State(state): State<AppState>, q: Query<SamlTokenParams>
         .as_deref()
         .ok_or_else(|| Error::validation("query.organizationId", "\"organizationId\" is required"))?;
     let org = OrgId::parse(raw).map_err(|e| e.in_field("query"))?;
-    crate::audit::note_org(org);
     let bytes = read_body(req, &state).await?;
     orgplane_store::audit::note(|d| d.body = json!({ "bytes": bytes.len() }));
     let settings = state.store.sso_settings(org).await?.ok_or_else(|| not_configured("query.organizationId"))?;
+    crate::audit::note_org(org);
     if bytes.len() > MAX_RESPONSE_BYTES {
         return Err(rejected("too_large", format!("the assertion is larger than {MAX_RESPONSE_BYTES} bytes")));
     }

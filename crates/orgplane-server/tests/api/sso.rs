@@ -314,7 +314,9 @@ both_backends!(sp_initiated_jit_replay_role_and_enforcement, |app| {
 
     // Every refusal is in the audit trail with its reason.
     let reasons = audit_reasons(&app, &a).await;
-    for want in ["replayed", "in_response_to_mismatch", "sso_no_access", "saml_attribute_invalid"] {
+    // (An SP-initiated replay is already stopped by its consumed request id.)
+    assert_eq!(reasons.iter().filter(|r| *r == "in_response_to_mismatch").count(), 2, "{reasons:?}");
+    for want in ["sso_no_access", "saml_attribute_invalid"] {
         assert!(reasons.iter().any(|r| r == want), "{want} not in {reasons:?}");
     }
     assert_eq!(reasons.iter().filter(|r| *r == "ok").count(), 2, "{reasons:?}");
@@ -351,6 +353,13 @@ both_backends!(idp_initiated_only_when_allowed, |app| {
     let xml = idp(0).response(&a.org_id, "unsolicited@example.com", &[], None);
     let res = post_acs(&app, &a.org_id, &xml, Some(&a.org_id)).await;
     token_of(&res);
+    // The same unsolicited response again: the replay cache refuses it.
+    post_acs(&app, &a.org_id, &xml, Some(&a.org_id)).await.assert_error(
+        400,
+        "SAML_REJECTED",
+        Some("body.SAMLResponse"),
+    );
+    assert!(audit_reasons(&app, &a).await.iter().any(|r| r == "replayed"));
     // Default role viewer on the default account only.
     let user = res.item()["userId"].as_str().unwrap().to_string();
     assert_eq!(
