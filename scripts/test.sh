@@ -24,6 +24,12 @@ if ! command -v pdftotext >/dev/null || ! command -v pdfinfo >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends poppler-utils >/dev/null
 fi
 
+if ! command -v xmlsec1 >/dev/null; then
+  echo "== xmlsec1 (the pysaml2 identity provider of tests/sdk/test_saml_idp.py signs with it)"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends xmlsec1 >/dev/null
+fi
+
 SAML_BUILD_DEPS="libclang-dev libxmlsec1-dev libxml2-dev libssl-dev pkg-config"
 missing=$(for p in $SAML_BUILD_DEPS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || echo "$p"

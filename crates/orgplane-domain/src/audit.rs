@@ -45,6 +45,15 @@ pub fn kind_for(method: &str, route: &str) -> Option<Kind> {
     let k = match (method, route) {
         ("POST", "/auth/register") => Kind { resource_type: "organization", ..auth("auth:register", "Sign up", true) },
         ("POST", "/oauth/token") => auth("auth:signIn", "Sign in", true),
+        ("POST", "/saml/{organizationId}/acs") => auth("auth:samlSignIn", "Sign in with SSO", true),
+        ("POST", "/saml/select") => auth("auth:samlSelectOrganization", "Sign in with SSO: choose organization", true),
+        ("POST", "/oauth/samlToken") => auth("auth:samlToken", "Exchange a SAML assertion for a token", true),
+        ("PUT", "/setup/organization/{organizationId}/sso") => {
+            kind("setup:createSsoMetaData", "Configure single sign-on", "organization")
+        }
+        ("DELETE", "/setup/organization/{organizationId}/sso") => {
+            kind("setup:createSsoMetaData", "Turn single sign-on off", "organization")
+        }
         ("POST", "/auth/tokens") => kind("setup:createUserToken", "Create API token", "token"),
         ("DELETE", "/auth/tokens/{tokenId}") => kind("setup:deletePersonalToken", "Delete API token", "token"),
         ("POST", "/auth/mfa/totp") => auth("auth:enrolMfa", "Start MFA enrolment", false),

@@ -20,6 +20,7 @@ pub mod policy;
 pub mod scim;
 pub mod secret;
 pub mod secretbox;
+pub mod sso;
 pub mod throttle;
 pub mod timefmt;
 pub mod usage;

@@ -107,6 +107,11 @@ fn random_secret(prefix: &str) -> NewToken {
     NewToken { hash: token_hash(&secret), secret, last_digits }
 }
 
+/// SHA-256 of any bytes, lower-case hex (certificate fingerprints).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
 pub fn token_hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }

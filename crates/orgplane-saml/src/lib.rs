@@ -66,6 +66,12 @@
 //! `in_response_to_mismatch`, `subject_confirmation_missing`, `missing_name_id`,
 //! `missing_attribute`, `ambiguous_attribute`, `idp_config_invalid`.
 //!
+//! # Test fixtures
+//!
+//! The non-default feature `testing` exports [`testing`] (only for tests of dependent crates):
+//! RSA key pairs with self-signed certificates, a SAML Response template (`testing::Spec`) and
+//! xmlsec signing, so other crates can sign assertions for their own tests.
+//!
 //! # Build
 //!
 //! samael's build script runs bindgen: Debian needs `libclang-dev libxmlsec1-dev libxml2-dev
@@ -80,6 +86,8 @@ mod error;
 mod idp;
 mod scan;
 mod sp;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 #[cfg(test)]
 mod tests;
 mod verify;

@@ -22,6 +22,7 @@ mod outbox;
 mod people;
 pub mod plans;
 pub mod scim;
+pub mod sso;
 mod throttle;
 mod tokens;
 mod users;

@@ -332,7 +332,7 @@ pub(crate) async fn put_org_role(conn: &mut AnyConnection, org: OrgId, user: &Us
     Ok(())
 }
 
-async fn default_account_id(conn: &mut AnyConnection, org: OrgId) -> Result<AccountId> {
+pub(crate) async fn default_account_id(conn: &mut AnyConnection, org: OrgId) -> Result<AccountId> {
     let row = sqlx::query("SELECT id FROM accounts WHERE organization_id = $1 AND is_default = 1")
         .bind(org.as_i64())
         .fetch_one(&mut *conn)
@@ -341,7 +341,7 @@ async fn default_account_id(conn: &mut AnyConnection, org: OrgId) -> Result<Acco
     Ok(AccountId::from_stored(row.try_get("id").map_err(db)?))
 }
 
-async fn member_role(conn: &mut AnyConnection, org: OrgId, user: &UserId) -> Result<Option<OrgRole>> {
+pub(crate) async fn member_role(conn: &mut AnyConnection, org: OrgId, user: &UserId) -> Result<Option<OrgRole>> {
     let row = sqlx::query("SELECT role FROM memberships WHERE organization_id = $1 AND user_id = $2")
         .bind(org.as_i64())
         .bind(user.as_str())

@@ -3,6 +3,10 @@
 //! `CryptoProvider::sign_xml` (enveloped, exc-c14n).
 
 mod config;
-mod fixtures;
 mod verify;
 mod xsw;
+
+/// The fixtures live in `crate::testing` (also exported under the `testing` feature).
+mod fixtures {
+    pub use crate::testing::*;
+}

@@ -188,6 +188,16 @@ pub async fn create_token(
     Body(req): Body<CreateTokenRequest>,
 ) -> ApiResult<Reply> {
     let name = validate::label("body.name", &req.name)?;
+    // People who only ever signed in with SSO have no password: a personal token outlives any
+    // SSO session, so Spot asks them to set a password first.
+    if state.store.password_hash(&caller.user_id).await?.is_none() {
+        return Err(Error::invalid(
+            "PASSWORD_REQUIRED",
+            "body",
+            "set a password first (POST /auth/password/reset, then the link): people who sign in with SSO need one before creating a personal token",
+        )
+        .into());
+    }
     let expires_at = match req.expires_at.as_deref() {
         None => None,
         Some(raw) => {

@@ -18,6 +18,8 @@ pub mod notifications;
 pub mod oauth;
 pub mod ops;
 pub mod password;
+#[cfg(feature = "saml")]
+pub mod saml;
 pub mod scim;
 pub mod setup;
 pub mod webauthn;
@@ -49,6 +51,7 @@ use utoipa_axum::routes;
         (name = "audit", description = "Spot /audit/events, export and webhook"),
         (name = "billing", description = "Plan and activation, usage, bills"),
         (name = "notifications", description = "The inbox; Spot /notificationCenter and /events"),
+        (name = "sso", description = "SAML 2.0 single sign-on: SP metadata, SP- and IdP-initiated sign-in, assertion exchange"),
         (name = "scim", description = "SCIM 2.0 (RFC 7644), authenticated by an organization's SCIM token; SCIM's own wire format"),
     )
 )]
@@ -69,7 +72,7 @@ impl Modify for BearerAuth {
 /// All API routes with their OpenAPI description. Each `routes!` call groups the handlers of
 /// one path.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    with_saml(OpenApiRouter::with_openapi(ApiDoc::openapi()))
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::readyz))
         .routes(routes!(auth::register))
@@ -168,6 +171,24 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(audit::list))
         .routes(routes!(audit::export))
         .routes(routes!(audit::set_webhook, audit::get_webhook, audit::delete_webhook))
+}
+
+/// The single sign-on routes (feature `saml`, on by default).
+#[cfg(feature = "saml")]
+fn with_saml(router: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
+    router
+        .routes(routes!(setup::sso::get, setup::sso::put, setup::sso::delete))
+        .routes(routes!(saml::metadata))
+        .routes(routes!(saml::login_org))
+        .routes(routes!(saml::login_email))
+        .routes(routes!(saml::acs))
+        .routes(routes!(saml::select))
+        .routes(routes!(saml::saml_token))
+}
+
+#[cfg(not(feature = "saml"))]
+fn with_saml(router: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
+    router
 }
 
 // ---- Envelope shapes, for the OpenAPI document only (`crate::envelope` renders them). ----

@@ -132,6 +132,7 @@ pub async fn token(
                 .find_membership(&user, org)
                 .await?
                 .ok_or_else(|| invalid_grant("the refresh token is unknown, expired or already used"))?;
+            refuse_if_sso_enforced(&state, &user, org).await?;
             (user, org)
         }
         _ => {
@@ -182,6 +183,20 @@ async fn password_grant(state: &AppState, req: &TokenRequest) -> Result<(UserId,
         req.password.clone().ok_or_else(|| Error::validation("body.password", "\"password\" is required"))?;
     let org_id = req.organization_id.as_ref().map(|o| o.parse("body.organizationId")).transpose()?;
     let user = check_password(state, username, password).await?;
+    let memberships = state.store.list_memberships(&user).await?;
+    let org = match org_id {
+        Some(id) => {
+            memberships.iter().find(|m| m.organization.id == id).map(|m| m.organization.id).ok_or_else(|| {
+                Error::invalid("NOT_A_MEMBER", "body.organizationId", "you are not a member of this organization")
+            })?
+        }
+        None => memberships
+            .first()
+            .map(|m| m.organization.id)
+            .ok_or_else(|| Error::rule("NO_ORGANIZATION", "this user belongs to no organization"))?,
+    };
+    crate::audit::note_org(org);
+    refuse_if_sso_enforced(state, &user, org).await?;
     if super::mfa::enabled(state, &user).await? {
         match (&req.webauthn_challenge_id, &req.webauthn_response, &req.mfa_code) {
             (Some(challenge), Some(response), _) => {
@@ -206,20 +221,24 @@ async fn password_grant(state: &AppState, req: &TokenRequest) -> Result<(UserId,
             }
         }
     }
-    let memberships = state.store.list_memberships(&user).await?;
-    let org = match org_id {
-        Some(id) => {
-            memberships.iter().find(|m| m.organization.id == id).map(|m| m.organization.id).ok_or_else(|| {
-                Error::invalid("NOT_A_MEMBER", "body.organizationId", "you are not a member of this organization")
-            })?
-        }
-        None => memberships
-            .first()
-            .map(|m| m.organization.id)
-            .ok_or_else(|| Error::rule("NO_ORGANIZATION", "this user belongs to no organization"))?,
-    };
-    crate::audit::note_org(org);
     Ok((user, org))
+}
+
+/// Spot: once an organization enforces SSO, password sign-in is refused for everyone in it,
+/// admins included; a person whose default (first) organization enforces SSO signs in with SSO
+/// whatever organization they ask for.
+pub(crate) async fn refuse_if_sso_enforced(state: &AppState, user: &UserId, org: OrgId) -> Result<(), Error> {
+    if let Some(enforcing) = state.store.sso_enforced_for(user, org).await? {
+        let which = if enforcing == org { "this organization" } else { "your default organization" };
+        return Err(Error::invalid(
+            "SSO_REQUIRED",
+            "body.username",
+            format!(
+                "{which} ({enforcing}) requires single sign-on: sign in with SSO (GET /saml/login?email=…) instead of a password"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Checks an email and password; the person on success. An unknown email still pays for one

@@ -17,6 +17,7 @@ mod organizations;
 mod password;
 mod scim;
 mod signup;
+mod sso;
 mod tenancy;
 mod throttle;
 mod tokens;

@@ -120,6 +120,15 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PUT", "/audit/webhook"),
     ("GET", "/audit/webhook"),
     ("DELETE", "/audit/webhook"),
+    ("GET", "/setup/organization/{organizationId}/sso"),
+    ("PUT", "/setup/organization/{organizationId}/sso"),
+    ("DELETE", "/setup/organization/{organizationId}/sso"),
+    ("GET", "/saml/{organizationId}/metadata"),
+    ("GET", "/saml/{organizationId}/login"),
+    ("GET", "/saml/login?email={userEmail}"),
+    ("POST", "/saml/{organizationId}/acs"),
+    ("POST", "/saml/select"),
+    ("POST", "/oauth/samlToken?organizationId={organizationId}"),
     ("GET", "/setup/organization/{organizationId}/scim"),
     ("PUT", "/setup/organization/{organizationId}/scim"),
     ("POST", "/setup/organization/{organizationId}/scim/token"),
@@ -143,6 +152,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/scim/v2/Groups/{userGroupId}"),
     ("POST", "/scim/v2/Bulk"),
 ];
+
+/// Public by design: the SP metadata names the organization it is for, to anyone.
+const PUBLIC: &[&str] = &["/saml/{organizationId}/metadata"];
 
 const SCIM_USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const SCIM_GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
@@ -177,6 +189,9 @@ fn body_for(method: &str, path: &str) -> Option<Value> {
             "expirationDate": "2099-01-01T00:00:00Z"})),
         ("PUT", "/setup/organization/{organizationId}") => Some(json!({"organization": {"name": "Pwned"}})),
         ("PUT", "/setup/organization/{organizationId}/security") => Some(json!({"requireMfa": true})),
+        ("PUT", "/setup/organization/{organizationId}/sso") => {
+            Some(json!({"enforce": false, "allowIdpInitiated": true}))
+        }
         ("POST", "/setup/organization/{organizationId}/children") => {
             Some(json!({"organization": {"name": "Pwned"}, "billing": "shared"}))
         }
@@ -365,6 +380,12 @@ both_backends!(a_foreign_token_can_neither_see_nor_change_anything, |app| {
     let before = snapshot(&app, &a, &a_scim).await;
 
     for (method, template) in ROUTES {
+        if PUBLIC.contains(template) {
+            let path = template.replace("{organizationId}", &a.org_id);
+            let res = app.call(method, &path, Some(&b.token), None).await;
+            assert_ne!(res.status.as_u16(), 500, "{method} {path}");
+            continue;
+        }
         for account in [&a.account_id, &extra] {
             let fill = |s: &str| {
                 s.replace("/notificationCenter/policy/{policyId}", &format!("/notificationCenter/policy/{a_nc_policy}"))

@@ -9,6 +9,8 @@ pub mod credentials;
 pub mod notifications;
 pub mod organization;
 pub mod scim;
+#[cfg(feature = "saml")]
+pub mod sso;
 pub mod user;
 
 use orgplane_domain::Error;

@@ -1,3 +1,7 @@
+//! Test fixtures (crate tests, and other crates' tests through the non-default `testing`
+//! feature): RSA key pairs with self-signed certificates, a SAML Response template ([`Spec`])
+//! signed by libxmlsec, and IdP metadata ([`idp_metadata`]). Panics on any failure: tests only.
+
 use std::sync::OnceLock;
 
 use base64::Engine as _;
@@ -326,4 +330,25 @@ pub fn element(xml: &str, open: &str, close: &str) -> (usize, usize) {
 pub fn strip_decl(xml: &str) -> &str {
     let t = xml.trim_start();
     if t.starts_with("<?xml") { t[t.find("?>").unwrap() + 2..].trim_start() } else { t }
+}
+
+/// An IdP `EntityDescriptor` with one signing certificate and an HTTP-Redirect SSO endpoint.
+pub fn idp_metadata(entity_id: &str, sso_url: &str, cert_b64: &str) -> String {
+    format!(
+        concat!(
+            r#"<?xml version="1.0" encoding="UTF-8"?>"#,
+            r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" "#,
+            r#"xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="{entity}">"#,
+            r#"<md:IDPSSODescriptor WantAuthnRequestsSigned="false" "#,
+            r#"protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">"#,
+            r#"<md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert}"#,
+            r#"</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"#,
+            r#"<md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</md:NameIDFormat>"#,
+            r#"<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" "#,
+            r#"Location="{sso}"/></md:IDPSSODescriptor></md:EntityDescriptor>"#
+        ),
+        entity = entity_id,
+        cert = cert_b64,
+        sso = sso_url
+    )
 }
