@@ -183,29 +183,8 @@ impl Store {
         filter: Option<&SqlFilter>,
         page: Page,
     ) -> Result<(i64, Vec<UserRecord>)> {
-        let condition = filter.map_or(String::new(), |f| format!(" AND ({})", f.sql));
-        let params = filter.map_or(&[][..], |f| &f.params[..]);
-        let count_sql = format!("SELECT COUNT(*) AS n {USER_FROM}{condition}");
-        let total: i64 = bind_all(sqlx::query(sqlx::AssertSqlSafe(count_sql)).bind(org.as_i64()), params)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db)?
-            .try_get("n")
-            .map_err(db)?;
-        if page.count == 0 || page.offset() >= total {
-            return Ok((total, Vec::new()));
-        }
-        let n = params.len() + 2;
-        let list_sql = format!(
-            "SELECT {USER_COLUMNS} {USER_FROM}{condition} ORDER BY u.created_at, u.id LIMIT ${n} OFFSET ${}",
-            n + 1
-        );
-        let rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(list_sql)).bind(org.as_i64()), params)
-            .bind(page.count)
-            .bind(page.offset())
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db)?;
+        let from = format!("{USER_FROM}{}", condition(filter));
+        let (total, rows) = self.filtered_page(org, &from, USER_COLUMNS, "u.created_at, u.id", filter, page).await?;
         let mut users = rows.iter().map(user_record).collect::<Result<Vec<_>>>()?;
         self.attach_groups(org, &mut users).await?;
         Ok((total, users))
@@ -384,30 +363,9 @@ impl Store {
         filter: Option<&SqlFilter>,
         page: Page,
     ) -> Result<(i64, Vec<GroupRecord>)> {
-        let condition = filter.map_or(String::new(), |f| format!(" AND ({})", f.sql));
-        let params = filter.map_or(&[][..], |f| &f.params[..]);
-        let count_sql = format!("SELECT COUNT(*) AS n FROM user_groups g WHERE g.organization_id = $1{condition}");
-        let total: i64 = bind_all(sqlx::query(sqlx::AssertSqlSafe(count_sql)).bind(org.as_i64()), params)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db)?
-            .try_get("n")
-            .map_err(db)?;
-        if page.count == 0 || page.offset() >= total {
-            return Ok((total, Vec::new()));
-        }
-        let n = params.len() + 2;
-        let list_sql = format!(
-            "SELECT g.id, g.name, g.created_at, g.updated_at FROM user_groups g WHERE g.organization_id = $1{condition} \
-             ORDER BY g.created_at, g.id LIMIT ${n} OFFSET ${}",
-            n + 1
-        );
-        let rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(list_sql)).bind(org.as_i64()), params)
-            .bind(page.count)
-            .bind(page.offset())
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db)?;
+        let from = format!("FROM user_groups g WHERE g.organization_id = $1{}", condition(filter));
+        let columns = "g.id, g.name, g.created_at, g.updated_at";
+        let (total, rows) = self.filtered_page(org, &from, columns, "g.created_at, g.id", filter, page).await?;
         let mut groups = Vec::with_capacity(rows.len());
         for row in &rows {
             groups.push(self.group_record(org, row).await?);
@@ -503,6 +461,44 @@ impl Store {
         self.changed().await;
         Ok(())
     }
+
+    /// How many rows `from` (which binds the organization as `$1` and the filter from `$2`)
+    /// holds, and one page of them in `order`.
+    async fn filtered_page(
+        &self,
+        org: OrgId,
+        from: &str,
+        columns: &str,
+        order: &str,
+        filter: Option<&SqlFilter>,
+        page: Page,
+    ) -> Result<(i64, Vec<AnyRow>)> {
+        let params = filter.map_or(&[][..], |f| &f.params[..]);
+        let count_sql = format!("SELECT COUNT(*) AS n {from}");
+        let total: i64 = bind_all(sqlx::query(sqlx::AssertSqlSafe(count_sql)).bind(org.as_i64()), params)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db)?
+            .try_get("n")
+            .map_err(db)?;
+        if page.count == 0 || page.offset() >= total {
+            return Ok((total, Vec::new()));
+        }
+        let n = params.len() + 2;
+        let list_sql = format!("SELECT {columns} {from} ORDER BY {order} LIMIT ${n} OFFSET ${}", n + 1);
+        let rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(list_sql)).bind(org.as_i64()), params)
+            .bind(page.count)
+            .bind(page.offset())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok((total, rows))
+    }
+}
+
+/// A filter as an `AND (…)` suffix of a `WHERE` clause.
+fn condition(filter: Option<&SqlFilter>) -> String {
+    filter.map_or(String::new(), |f| format!(" AND ({})", f.sql))
 }
 
 fn member_ids(input: &GroupInput) -> Vec<UserId> {
