@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The test command: builds once, runs every Rust test on SQLite and PostgreSQL, then drives the
-# built server with the real Spot Python SDK. Installs what it needs (PostgreSQL, python3 and the
-# pinned Python peers, poppler-utils, and the SAML build dependencies: libclang-dev, libxmlsec1-dev,
-# libxml2-dev, libssl-dev, pkg-config).
+# built server with the real Spot Python SDK and the web console with headless Chromium.
+# Installs what it needs (PostgreSQL, python3 and the pinned Python peers, poppler-utils,
+# chromium, Node.js with the pinned playwright-core, and the SAML build dependencies:
+# libclang-dev, libxmlsec1-dev, libxml2-dev, libssl-dev, pkg-config).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/orgplane-target}
@@ -41,6 +42,19 @@ if [ -n "$missing" ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 
+if ! command -v chromium >/dev/null; then
+  echo "== chromium (the console's browser test drives Debian's headless Chromium)"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  echo "== Node.js and npm (they run playwright-core, the browser test's driver)"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+echo "== playwright-core (pinned in tests/e2e/package-lock.json)"
+(cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
+
 echo "== build"
 cargo build --locked --workspace --all-targets
 
@@ -49,3 +63,7 @@ cargo test --locked --workspace
 
 echo "== Spot Python SDK against the built server"
 ORGPLANE_BIN="$CARGO_TARGET_DIR/debug/orgplane" "$VENV/bin/python" -m pytest -q -p no:cacheprovider tests/sdk
+
+echo "== The web console in headless Chromium (a screenshot per step in target/e2e-screenshots)"
+ORGPLANE_BIN="$CARGO_TARGET_DIR/debug/orgplane" ORGPLANE_PYTHON="$VENV/bin/python" \
+  node --test --test-concurrency=1 tests/e2e/console.test.mjs

@@ -2,79 +2,28 @@
 with a key and certificate generated at test time. The admin uploads the IdP's metadata; the
 browser's steps are played with `requests` (no redirects followed).
 """
-import base64
-import datetime
-import os
 import tempfile
 import urllib.parse
 
 import requests
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
 # pysaml2 is pinned in requirements.txt: a missing IdP is a failure, never a skip.
 from saml2 import BINDING_HTTP_REDIRECT  # noqa: E402
-from saml2.config import IdPConfig  # noqa: E402
 from saml2.metadata import create_metadata_string  # noqa: E402
-from saml2.saml import NAMEID_FORMAT_EMAILADDRESS, NameID  # noqa: E402
-from saml2.server import Server as SamlServer  # noqa: E402
-from saml2.sigver import get_xmlsec_binary  # noqa: E402
-from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256  # noqa: E402
+
+from saml_idp import authn_response, identity_provider
 
 IDP_ENTITY = "https://pysaml2-idp.example/metadata"
 IDP_SSO = "https://pysaml2-idp.example/sso"
-
-
-def _key_and_cert(directory):
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pysaml2-idp.example")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=30)).sign(key, hashes.SHA256())
-    )
-    key_file, cert_file = os.path.join(directory, "idp.key"), os.path.join(directory, "idp.crt")
-    with open(key_file, "wb") as f:
-        f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
-                                  serialization.NoEncryption()))
-    with open(cert_file, "wb") as f:
-        f.write(cert.public_bytes(serialization.Encoding.PEM))
-    return key_file, cert_file
-
-
-def _idp(sp_metadata, directory):
-    key_file, cert_file = _key_and_cert(directory)
-    conf = IdPConfig()
-    conf.load({
-        "entityid": IDP_ENTITY,
-        "service": {"idp": {
-            "endpoints": {"single_sign_on_service": [(IDP_SSO, BINDING_HTTP_REDIRECT)]},
-            "name_id_format": [NAMEID_FORMAT_EMAILADDRESS],
-            "policy": {"default": {"lifetime": {"minutes": 5}, "attribute_restrictions": None,
-                                   "name_form": "urn:oasis:names:tc:SAML:2.0:attrname-format:unspecified"}},
-        }},
-        "key_file": key_file,
-        "cert_file": cert_file,
-        "metadata": {"inline": [sp_metadata]},
-        "xmlsec_binary": get_xmlsec_binary(["/usr/bin", "/usr/local/bin"]),
-    })
-    return SamlServer(config=conf)
-
-
 IDENTITY = {"Email": ["sso.person@example.com"], "FirstName": ["Sso"], "LastName": ["Person"]}
 
 
+def _idp(sp_metadata, directory):
+    return identity_provider(sp_metadata, directory, IDP_ENTITY, IDP_SSO)
+
+
 def _response(idp, sp_entity, acs, in_response_to):
-    xml = idp.create_authn_response(
-        IDENTITY, in_response_to, acs, sp_entity,
-        name_id=NameID(format=NAMEID_FORMAT_EMAILADDRESS, text=IDENTITY["Email"][0]),
-        userid=IDENTITY["Email"][0], sign_assertion=True, sign_response=False,
-        sign_alg=SIG_RSA_SHA256, digest_alg=DIGEST_SHA256,
-    )
-    return base64.b64encode(str(xml).encode()).decode()
+    return authn_response(idp, IDENTITY, sp_entity, acs, in_response_to)
 
 
 def _post_acs(server, org, saml_response, relay_state=None):

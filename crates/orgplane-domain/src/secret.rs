@@ -36,6 +36,8 @@ pub enum TokenKind {
     Programmatic,
     Temporary,
     Refresh,
+    /// A web console session: held in an HttpOnly cookie, accepted only from the console.
+    Session,
 }
 
 impl TokenKind {
@@ -45,6 +47,7 @@ impl TokenKind {
             TokenKind::Programmatic => "programmatic",
             TokenKind::Temporary => "temporary",
             TokenKind::Refresh => "refresh",
+            TokenKind::Session => "session",
         }
     }
 
@@ -54,6 +57,7 @@ impl TokenKind {
             "programmatic" => Some(TokenKind::Programmatic),
             "temporary" => Some(TokenKind::Temporary),
             "refresh" => Some(TokenKind::Refresh),
+            "session" => Some(TokenKind::Session),
             _ => None,
         }
     }
@@ -64,6 +68,7 @@ impl TokenKind {
             TokenKind::Programmatic => "opu_",
             TokenKind::Temporary => "opt_",
             TokenKind::Refresh => "opr_",
+            TokenKind::Session => SESSION_PREFIX,
         }
     }
 
@@ -71,7 +76,12 @@ impl TokenKind {
     pub const TEMPORARY_TTL_MS: i64 = 2 * 60 * 60 * 1000;
     /// A refresh token outlives its access token so a client can keep a session for a day.
     pub const REFRESH_TTL_MS: i64 = 24 * 60 * 60 * 1000;
+    /// A console session ends after 12 hours without a request (product.md §5).
+    pub const SESSION_IDLE_MS: i64 = 12 * 60 * 60 * 1000;
 }
+
+/// The prefix of console session secrets, so the API can tell them from bearer tokens.
+pub const SESSION_PREFIX: &str = "opc_";
 
 /// A freshly minted token: the secret (shown once), its hash and its last 4 characters.
 #[derive(Debug)]

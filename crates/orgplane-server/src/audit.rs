@@ -25,7 +25,8 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
     };
     let mut draft = Draft {
         kind: Some(kind),
-        source: "api".into(),
+        source: if req.extensions().get::<crate::console::client::ConsoleCall>().is_some() { "console" } else { "api" }
+            .into(),
         ip: req.extensions().get::<ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip().to_string()),
         agent: req
             .headers()

@@ -21,38 +21,51 @@ pub type ApiResult<T> = Result<T, ApiError>;
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, code, message, field) = match self.0 {
-            Error::Invalid { code, message, field } => (StatusCode::BAD_REQUEST, code, message, field),
+        match self.0 {
             // Spot answers 401 with the bare envelope and no `errors` array.
-            Error::Unauthenticated => return render(StatusCode::UNAUTHORIZED, Default::default()),
-            Error::Forbidden { code, message } => (StatusCode::FORBIDDEN, code, message, None),
-            Error::NotFound { code, message, field } => (StatusCode::NOT_FOUND, code, message, field),
-            Error::PayloadTooLarge => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "PAYLOAD_TOO_LARGE",
-                "the request body is larger than 1 MiB".to_string(),
-                Some("body".to_string()),
-            ),
+            Error::Unauthenticated => render(StatusCode::UNAUTHORIZED, Default::default()),
             Error::RateLimited { code, message, retry_after_secs } => {
                 let mut res = render_error(StatusCode::TOO_MANY_REQUESTS, code, message, None);
                 res.headers_mut().insert(axum::http::header::RETRY_AFTER, retry_after_secs.into());
-                return res;
+                res
             }
-            Error::NoRoute { method_known: false } => {
-                (StatusCode::NOT_FOUND, "ROUTE_NOT_FOUND", "no such route".to_string(), None)
+            other => {
+                let (status, code, message, field) = describe(other);
+                render_error(status, code, message, field)
             }
-            Error::NoRoute { method_known: true } => (
-                StatusCode::METHOD_NOT_ALLOWED,
-                "METHOD_NOT_ALLOWED",
-                "this route does not accept this method".to_string(),
-                None,
-            ),
-            Error::Internal(cause) => {
-                tracing::error!(%cause, "internal error");
-                (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", "an internal error occurred".to_string(), None)
-            }
-        };
-        render_error(status, code, message, field)
+        }
+    }
+}
+
+/// The status, code, message and field an error is answered with (the console shows the same).
+pub fn describe(e: Error) -> (StatusCode, &'static str, String, Option<String>) {
+    match e {
+        Error::Invalid { code, message, field } => (StatusCode::BAD_REQUEST, code, message, field),
+        Error::Unauthenticated => {
+            (StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", "a valid token is required".to_string(), None)
+        }
+        Error::Forbidden { code, message } => (StatusCode::FORBIDDEN, code, message, None),
+        Error::NotFound { code, message, field } => (StatusCode::NOT_FOUND, code, message, field),
+        Error::PayloadTooLarge => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PAYLOAD_TOO_LARGE",
+            "the request body is larger than 1 MiB".to_string(),
+            Some("body".to_string()),
+        ),
+        Error::RateLimited { code, message, .. } => (StatusCode::TOO_MANY_REQUESTS, code, message, None),
+        Error::NoRoute { method_known: false } => {
+            (StatusCode::NOT_FOUND, "ROUTE_NOT_FOUND", "no such route".to_string(), None)
+        }
+        Error::NoRoute { method_known: true } => (
+            StatusCode::METHOD_NOT_ALLOWED,
+            "METHOD_NOT_ALLOWED",
+            "this route does not accept this method".to_string(),
+            None,
+        ),
+        Error::Internal(cause) => {
+            tracing::error!(%cause, "internal error");
+            (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", "an internal error occurred".to_string(), None)
+        }
     }
 }
 

@@ -223,6 +223,12 @@ impl FromRequestParts<AppState> for Auth {
             .map(|(_, token)| token.trim())
             .filter(|t| !t.is_empty())
             .ok_or(ApiError(Error::Unauthenticated))?;
+        // A console session secret is only good for requests the console makes.
+        if token.starts_with(secret::SESSION_PREFIX)
+            && parts.extensions.get::<crate::console::client::ConsoleCall>().is_none()
+        {
+            return Err(ApiError(Error::Unauthenticated));
+        }
         let caller = state
             .store
             .caller_for_token(&secret::token_hash(token), client_ip(parts))

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod audit;
 pub mod authz;
+pub mod console;
 pub mod emails;
 pub mod envelope;
 pub mod error;
@@ -84,8 +85,11 @@ pub fn app(store: Store, config: ServerConfig) -> Router {
     let gcp = Arc::new(orgplane_cloud::GcpChecker::new(config.gcp.clone()));
     let state = AppState { store, config: Arc::new(config), rate_limiter, aws, azure, gcp, webauthn };
     let (router, openapi) = api::router().split_for_parts();
+    let router = router.route_layer(middleware::from_fn_with_state(state.clone(), audit::record));
+    // The console calls the API in-process, through the same routes and audit layer.
+    let in_process = router.clone().fallback(|| async { ApiError(Error::NoRoute { method_known: false }) });
     router
-        .route_layer(middleware::from_fn_with_state(state.clone(), audit::record))
+        .merge(console::router(in_process.with_state(state.clone())))
         .merge(api::docs::router(openapi))
         .fallback(|| async { ApiError(Error::NoRoute { method_known: false }) })
         .method_not_allowed_fallback(|| async { ApiError(Error::NoRoute { method_known: true }) })

@@ -21,6 +21,8 @@ const TOKEN_COLUMNS: &str =
 #[derive(Clone)]
 pub(crate) struct ResolvedToken {
     pub caller: Caller,
+    /// Console sessions slide their expiry forward on use (idle timeout).
+    pub session: bool,
     pub scope: TokenScope,
     pub expires_at: Option<i64>,
     pub last_used_at: Option<i64>,
@@ -101,14 +103,20 @@ impl Store {
         let ip_text = ip.map(|i| i.to_string());
         let stale = token.last_used_at.is_none_or(|t| now - t >= LAST_USED_RESOLUTION_MS);
         if stale || (ip_text.is_some() && ip_text != token.last_used_ip) {
-            sqlx::query("UPDATE tokens SET last_used_at = $1, last_used_ip = COALESCE($2, last_used_ip) WHERE id = $3")
-                .bind(now)
-                .bind(ip_text.as_deref())
-                .bind(token.caller.token_id)
-                .execute(&self.pool)
-                .await
-                .map_err(db)?;
+            let expires_at = if token.session { Some(now + TokenKind::SESSION_IDLE_MS) } else { token.expires_at };
+            sqlx::query(
+                "UPDATE tokens SET last_used_at = $1, last_used_ip = COALESCE($2, last_used_ip), expires_at = $3 \
+                 WHERE id = $4",
+            )
+            .bind(now)
+            .bind(ip_text.as_deref())
+            .bind(expires_at)
+            .bind(token.caller.token_id)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
             let updated = ResolvedToken {
+                expires_at,
                 last_used_at: Some(now),
                 last_used_ip: ip_text.or(token.last_used_ip.clone()),
                 ..token.clone()
@@ -127,7 +135,7 @@ impl Store {
 
     async fn load_token(&self, hash: &str) -> Result<Option<ResolvedToken>> {
         let row = sqlx::query(concat!(
-            "SELECT t.id, t.user_id, t.organization_id, t.expires_at, t.last_used_at, t.last_used_ip, t.read_only, \
+            "SELECT t.id, t.kind, t.user_id, t.organization_id, t.expires_at, t.last_used_at, t.last_used_ip, t.read_only, \
              t.allowed_ips, u.email, o.plan, o.created_at AS org_created_at, COALESCE(m.role, CASE WHEN ",
             crate::families::inherited_admin!("t.organization_id", "t.user_id"),
             " THEN 'admin' END) AS role, \
@@ -138,7 +146,7 @@ impl Store {
              JOIN users u ON u.id = t.user_id \
              JOIN organizations o ON o.id = t.organization_id \
              LEFT JOIN memberships m ON m.organization_id = t.organization_id AND m.user_id = t.user_id \
-             WHERE t.hash = $1 AND t.kind IN ('personal', 'programmatic', 'temporary')"
+             WHERE t.hash = $1 AND t.kind IN ('personal', 'programmatic', 'temporary', 'session')"
         ))
         .bind(hash)
         .fetch_optional(&self.pool)
@@ -164,6 +172,7 @@ impl Store {
         };
         Ok(Some(ResolvedToken {
             caller,
+            session: row.try_get::<String, _>("kind").map_err(db)? == TokenKind::Session.as_str(),
             scope,
             expires_at: row.try_get("expires_at").map_err(db)?,
             last_used_at: row.try_get("last_used_at").map_err(db)?,
@@ -217,6 +226,13 @@ impl Store {
         .await
         .map_err(db)?;
         rows.iter().map(token_row).collect()
+    }
+
+    /// Ends a console session (sign-out, switching organization). Unknown hashes are ignored.
+    pub async fn delete_session(&self, hash: &str) -> Result<()> {
+        self.write_one(sqlx::query("DELETE FROM tokens WHERE hash = $1 AND kind = 'session'").bind(hash)).await?;
+        self.changed().await;
+        Ok(())
     }
 
     /// Revokes a permanent token of the organization, at once; `owner` limits it to one user's.

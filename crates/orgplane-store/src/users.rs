@@ -35,8 +35,8 @@ impl Store {
         Ok(row.map(|r| r.try_get::<Option<String>, _>("password_hash").map_err(db)).transpose()?.flatten())
     }
 
-    /// Sets a new password and ends the person's temporary sessions everywhere (temporary and
-    /// refresh tokens), except the token `keep` that made the change.
+    /// Sets a new password and ends the person's temporary sessions everywhere (temporary,
+    /// refresh and console session tokens), except the token `keep` that made the change.
     pub async fn set_password(&self, user: &UserId, hash: &str, keep: Option<i64>) -> Result<()> {
         let mut tx = self.write_tx().await?;
         sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
@@ -46,7 +46,7 @@ impl Store {
             .await
             .map_err(db)?;
         sqlx::query(
-            "DELETE FROM tokens WHERE user_id = $1 AND kind IN ('temporary', 'refresh') AND ($2 IS NULL OR id <> $2)",
+            "DELETE FROM tokens WHERE user_id = $1 AND kind IN ('temporary', 'refresh', 'session') AND ($2 IS NULL OR id <> $2)",
         )
         .bind(user.as_str())
         .bind(keep)

@@ -66,8 +66,10 @@ pub struct TemporaryToken {
     pub token_type: &'static str,
     /// Seconds: 7200.
     pub expires_in: i64,
-    /// Exchange it once for a new pair with `grant_type=refresh_token`.
-    pub refresh_token: String,
+    /// Exchange it once for a new pair with `grant_type=refresh_token` (absent for console
+    /// sessions, which slide instead).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
 }
 
 fn invalid_grant(message: &str) -> Error {
@@ -80,6 +82,7 @@ fn invalid_grant(message: &str) -> Error {
 pub async fn token(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
+    console: Option<axum::Extension<crate::console::client::ConsoleCall>>,
     _: Query<NoParams>,
     FormOrJson(req): FormOrJson<TokenRequest>,
 ) -> ApiResult<Reply> {
@@ -140,9 +143,26 @@ pub async fn token(
         }
     };
     let now = orgplane_store::now_ms();
+    let store = &state.store;
+    if console.is_some() {
+        // The console signs people in with the same checks, into a sliding session instead.
+        let session = secret::new_token(TokenKind::Session);
+        let ttl = TokenKind::SESSION_IDLE_MS;
+        store
+            .insert_token(TokenKind::Session, &user, org, None, &session, Some(now + ttl), &Default::default())
+            .await?;
+        return Ok(Reply::item(
+            "spotinst:oauth2:token",
+            TemporaryToken {
+                access_token: session.secret,
+                token_type: "bearer",
+                expires_in: ttl / 1000,
+                refresh_token: None,
+            },
+        ));
+    }
     let access = secret::new_token(TokenKind::Temporary);
     let refresh = secret::new_token(TokenKind::Refresh);
-    let store = &state.store;
     store
         .insert_token(
             TokenKind::Temporary,
@@ -171,7 +191,7 @@ pub async fn token(
             access_token: access.secret,
             token_type: "bearer",
             expires_in: TokenKind::TEMPORARY_TTL_MS / 1000,
-            refresh_token: refresh.secret,
+            refresh_token: Some(refresh.secret),
         },
     ))
 }

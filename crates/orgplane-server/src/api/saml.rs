@@ -288,7 +288,8 @@ async fn trusts_same_idp(state: &AppState, other: OrgId, idp: &IdpConfig) -> Res
 }
 
 /// Signs the verified person in to `org` (just-in-time provisioning and attributes) and mints
-/// a temporary token.
+/// a temporary token (or a console session).
+#[allow(clippy::too_many_arguments)]
 async fn sign_in(
     state: &AppState,
     org: OrgId,
@@ -297,6 +298,7 @@ async fn sign_in(
     first_name: &str,
     last_name: &str,
     attrs: &sso::Attributes,
+    kind: TokenKind,
 ) -> Result<SamlSignIn, ApiError> {
     crate::audit::note_org(org);
     let grants = sso::grants_for(attrs, org).map_err(refused)?;
@@ -313,14 +315,14 @@ async fn sign_in(
     };
     let (user, provisioned) = state.store.sso_sign_in(org, settings, &who).await.map_err(refused)?;
     crate::audit::note_person(&user, None);
-    let token = mint(state, &user, org).await?;
+    let token = mint(state, &user, org, kind).await?;
     tracing::info!(organization_id = %org, user_id = %user, provisioned, "SAML sign-in");
     Ok(SamlSignIn {
         status: "SIGNED_IN",
         email: email.display,
         access_token: Some(token),
         token_type: Some("bearer"),
-        expires_in: Some(TokenKind::TEMPORARY_TTL_MS / 1000),
+        expires_in: Some(ttl(kind) / 1000),
         organization_id: Some(org.to_string()),
         user_id: Some(user.to_string()),
         provisioned: Some(provisioned),
@@ -329,22 +331,16 @@ async fn sign_in(
     })
 }
 
-async fn mint(state: &AppState, user: &UserId, org: OrgId) -> Result<String, Error> {
-    let access = secret::new_token(TokenKind::Temporary);
+/// A temporary API token, or a console session when the browser signs in to the console.
+async fn mint(state: &AppState, user: &UserId, org: OrgId, kind: TokenKind) -> Result<String, Error> {
+    let access = secret::new_token(kind);
     let now = orgplane_store::now_ms();
-    state
-        .store
-        .insert_token(
-            TokenKind::Temporary,
-            user,
-            org,
-            None,
-            &access,
-            Some(now + TokenKind::TEMPORARY_TTL_MS),
-            &Default::default(),
-        )
-        .await?;
+    state.store.insert_token(kind, user, org, None, &access, Some(now + ttl(kind)), &Default::default()).await?;
     Ok(access.secret)
+}
+
+fn ttl(kind: TokenKind) -> i64 {
+    if kind == TokenKind::Session { TokenKind::SESSION_IDLE_MS } else { TokenKind::TEMPORARY_TTL_MS }
 }
 
 /// After verification: where the login goes (one organization, or a choice), then sign-in.
@@ -354,6 +350,7 @@ async fn finish(
     settings: &SsoSettings,
     login: VerifiedLogin,
     allow_choice: bool,
+    kind: TokenKind,
 ) -> Result<SamlSignIn, ApiError> {
     let attrs = sso::parse_attributes(&login.attributes).map_err(refused)?;
     let idp = idp_of(settings)?;
@@ -375,7 +372,8 @@ async fn finish(
             } else {
                 state.store.sso_settings(target).await?.ok_or_else(|| not_configured("assertion.OrgAndRole"))?
             };
-            sign_in(state, target, &target_settings, &login.email, &login.first_name, &login.last_name, &attrs).await
+            let (email, first, last) = (&login.email, &login.first_name, &login.last_name);
+            sign_in(state, target, &target_settings, email, first, last, &attrs, kind).await
         }
         Destination::Choose(choices) => {
             let choices: Vec<OrgChoice> = choices
@@ -424,8 +422,26 @@ async fn finish(
     params(("organizationId" = String, Path, description = "12 digits")),
     request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "SAMLResponse=…&RelayState=…"),
     responses((status = 200, body = Items<SamlSignIn>), (status = 400, body = Failure), (status = 403, body = Failure), (status = 404, body = Failure), (status = 413, body = Failure)))]
-pub async fn acs(State(state): State<AppState>, PathParam(id): PathParam, req: Request) -> ApiResult<Reply> {
-    let org = parse_org(&id)?;
+pub async fn acs(State(state): State<AppState>, PathParam(id): PathParam, req: Request) -> Response {
+    // A browser posting the IdP's form signs in to the console; other clients get the token.
+    let browser = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    let headers = req.headers().clone();
+    let kind = if browser { TokenKind::Session } else { TokenKind::Temporary };
+    match (acs_sign_in(&state, &id, req, kind).await, browser) {
+        (Ok(signed_in), false) => Reply::item(SIGN_IN_KIND, signed_in).into_response(),
+        (Err(e), false) => e.into_response(),
+        (Ok(signed_in), true) => crate::console::auth::after_saml(&state, &headers, signed_in),
+        (Err(e), true) => crate::console::auth::saml_refused(e.0),
+    }
+}
+
+async fn acs_sign_in(state: &AppState, id: &str, req: Request, kind: TokenKind) -> ApiResult<SamlSignIn> {
+    let state = state.clone();
+    let org = parse_org(id)?;
     let bytes = read_body(req, &state).await?;
     let mut response = None;
     let mut relay_state = None;
@@ -451,7 +467,7 @@ pub async fn acs(State(state): State<AppState>, PathParam(id): PathParam, req: R
         return Err(rejected("relay_state_mismatch", format!("RelayState {rs:?} is not this organization's id")));
     }
     let login = verify(&state, org, &settings, Input::Form(response), settings.allow_idp_initiated).await?;
-    Ok(Reply::item(SIGN_IN_KIND, finish(&state, org, &settings, login, true).await?))
+    finish(&state, org, &settings, login, true, kind).await
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -469,6 +485,7 @@ pub struct SelectRequest {
     responses((status = 200, body = Items<SamlSignIn>), (status = 400, body = Failure), (status = 403, body = Failure)))]
 pub async fn select(
     State(state): State<AppState>,
+    console: Option<axum::Extension<crate::console::client::ConsoleCall>>,
     _: Query<NoParams>,
     Body(req): Body<SelectRequest>,
 ) -> ApiResult<Reply> {
@@ -502,8 +519,9 @@ pub async fn select(
     }
     let settings = state.store.sso_settings(chosen).await?.ok_or_else(|| not_configured("body.organizationId"))?;
     let attrs = sso::parse_attributes(&pending.attributes).map_err(refused)?;
-    let signed_in =
-        sign_in(&state, chosen, &settings, &pending.email, &pending.first_name, &pending.last_name, &attrs).await?;
+    let kind = if console.is_some() { TokenKind::Session } else { TokenKind::Temporary };
+    let (email, first, last) = (&pending.email, &pending.first_name, &pending.last_name);
+    let signed_in = sign_in(&state, chosen, &settings, email, first, last, &attrs, kind).await?;
     Ok(Reply::item(SIGN_IN_KIND, signed_in))
 }
 
@@ -554,5 +572,5 @@ pub async fn saml_token(State(state): State<AppState>, q: Query<SamlTokenParams>
         String::from_utf8(decoded).map_err(|_| rejected("malformed", "the decoded assertion is not UTF-8".into()))?
     };
     let login = verify(&state, org, &settings, Input::Xml(xml), true).await?;
-    Ok(Reply::item(SIGN_IN_KIND, finish(&state, org, &settings, login, false).await?))
+    Ok(Reply::item(SIGN_IN_KIND, finish(&state, org, &settings, login, false, TokenKind::Temporary).await?))
 }

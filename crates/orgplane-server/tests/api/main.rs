@@ -7,6 +7,7 @@ mod bad_input;
 mod billing;
 mod children;
 mod cloud;
+mod console;
 mod credentials;
 mod envelope;
 mod mfa;
