@@ -334,7 +334,11 @@ for (const backend of backends) {
         await page.locator("#audit-table tbody tr").first().waitFor();
         await page.getByLabel("Action").fill("setup:createAccount");
         await page.getByRole("button", { name: "Filter" }).click();
-        await page.locator("#audit-table tbody tr").first().waitFor();
+        // The filtered table replaces the first one in place: wait for the swap.
+        await page.waitForFunction(() => {
+          const codes = [...document.querySelectorAll("#audit-table summary code")];
+          return codes.length > 0 && codes.every((c) => c.textContent === "setup:createAccount");
+        });
         const actions = await page.locator("#audit-table summary code").allTextContents();
         assert.ok(actions.length >= 1 && actions.every((a) => a === "setup:createAccount"), `filtered: ${actions}`);
         await page.locator("#audit-table summary").first().click();
