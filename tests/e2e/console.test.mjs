@@ -111,6 +111,8 @@ async function api(server, method, path, token, body) {
 }
 
 const backends = ["sqlite", ...(PG_URL ? ["postgres"] : [])];
+// This run's screenshots only.
+rmSync(SHOTS, { recursive: true, force: true });
 if (process.env.CI && !PG_URL) throw new Error("ORGPLANE_TEST_POSTGRES_URL must be set under CI");
 
 for (const backend of backends) {
