@@ -349,6 +349,17 @@ for (const backend of backends) {
         assert.match(detail, /Production/);
         await shot("audit-event-expanded");
       });
+
+      await t.test("pages are readable at phone width", async () => {
+        await page.setViewportSize({ width: 390, height: 844 });
+        for (const name of ["Users", "Billing", "Security"]) {
+          await menu(name).click();
+          await page.getByRole("heading", { level: 1 }).first().waitFor();
+          const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+          assert.ok(overflow <= 1, `${name} scrolls sideways by ${overflow}px at 390px`);
+        }
+        await shot("phone-width");
+      });
     } finally {
       await browser.close();
       idp.stop();

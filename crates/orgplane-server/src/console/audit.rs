@@ -96,10 +96,7 @@ pub async fn audit(
     s: Session,
     Query(filters): Query<Filters>,
 ) -> Response {
-    let nav = match Nav::load(&state, &api, &s, "audit").await {
-        Ok(nav) => nav,
-        Err(res) => return res,
-    };
+    let nav = nav!(&state, &api, &s, "audit");
     let mut uri = format!("/audit/events?{}&limit=50", filters.api_query());
     if !filters.cursor.is_empty() {
         uri.push_str(&format!("&cursor={}", q(&filters.cursor)));

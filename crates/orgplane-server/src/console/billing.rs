@@ -16,15 +16,6 @@ use orgplane_domain::access::Action;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-macro_rules! nav {
-    ($state:expr, $api:expr, $s:expr, $section:expr) => {
-        match Nav::load($state, $api, $s, $section).await {
-            Ok(nav) => nav,
-            Err(res) => return res,
-        }
-    };
-}
-
 pub struct Line {
     pub account: String,
     pub product: String,

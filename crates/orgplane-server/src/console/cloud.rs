@@ -56,10 +56,7 @@ async fn wizard(
     notice: Option<String>,
     errors: Errors,
 ) -> Response {
-    let nav = match Nav::load(state, api, s, "cloud").await {
-        Ok(nav) => nav,
-        Err(res) => return res,
-    };
+    let nav = nav!(state, api, s, "cloud");
     let account = q(&nav.account_id);
     let mut connected = Vec::new();
     let checks = [

@@ -44,10 +44,7 @@ pub async fn welcome(State(state): State<AppState>, Extension(api): Extension<Ap
 }
 
 async fn home(state: &AppState, api: &ApiClient, s: &Session, welcome: bool) -> Response {
-    let nav = match Nav::load(state, api, s, "home").await {
-        Ok(nav) => nav,
-        Err(res) => return res,
-    };
+    let nav = nav!(state, api, s, "home");
     let accounts = api.items(&s.who, "/setup/account").await.unwrap_or_default();
     let plan = api.items(&s.who, "/billing/plan").await.ok().and_then(|i| i.into_iter().next()).unwrap_or_default();
     page(Home {
@@ -254,10 +251,7 @@ async fn settings_page(
     saved: bool,
     failed: Option<(Errors, String, String)>,
 ) -> Response {
-    let nav = match Nav::load(state, api, s, "settings").await {
-        Ok(nav) => nav,
-        Err(res) => return res,
-    };
+    let nav = nav!(state, api, s, "settings");
     let can_rename = can(state, s, Action::UpdateOrganization, None).await;
     let can_rename_account =
         !nav.account_id.is_empty() && can(state, s, Action::UpdateAccount, Some(&nav.account_id)).await;

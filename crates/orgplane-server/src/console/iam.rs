@@ -37,15 +37,6 @@ impl Fields {
     }
 }
 
-macro_rules! nav {
-    ($state:expr, $api:expr, $s:expr, $section:expr) => {
-        match Nav::load($state, $api, $s, $section).await {
-            Ok(nav) => nav,
-            Err(res) => return res,
-        }
-    };
-}
-
 pub struct UserRow {
     pub id: String,
     pub name: String,

@@ -9,6 +9,17 @@
 //! identity provider, SCIM), `billing` (plan, bills, linked organizations), `cloud`
 //! (connection wizards), `audit`, `notifications`.
 
+/// The frame of a signed-in page (`layout::Nav`), or the answer that ends the handler (an
+/// ended session goes back to sign-in).
+macro_rules! nav {
+    ($state:expr, $api:expr, $s:expr, $section:expr) => {
+        match $crate::console::layout::Nav::load($state, $api, $s, $section).await {
+            Ok(nav) => nav,
+            Err(res) => return res,
+        }
+    };
+}
+
 pub mod assets;
 pub mod audit;
 pub mod auth;

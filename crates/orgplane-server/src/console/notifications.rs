@@ -42,10 +42,7 @@ async fn notifications_page(
     notice: Option<String>,
     errors: Errors,
 ) -> Response {
-    let nav = match Nav::load(state, api, s, "notifications").await {
-        Ok(nav) => nav,
-        Err(res) => return res,
-    };
+    let nav = nav!(state, api, s, "notifications");
     let inbox = match api.items(&s.who, "/notifications?limit=50").await {
         Ok(list) => list
             .iter()

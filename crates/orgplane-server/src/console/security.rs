@@ -15,15 +15,6 @@ use axum::response::Response;
 use orgplane_domain::access::Action;
 use serde_json::{Value, json};
 
-macro_rules! nav {
-    ($state:expr, $api:expr, $s:expr, $section:expr) => {
-        match Nav::load($state, $api, $s, $section).await {
-            Ok(nav) => nav,
-            Err(res) => return res,
-        }
-    };
-}
-
 /// What the Security page shows besides its forms.
 #[derive(Default)]
 pub struct Shown {
