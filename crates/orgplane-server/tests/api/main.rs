@@ -14,6 +14,7 @@ mod notification_center;
 mod notifications;
 mod openapi;
 mod organizations;
+mod paging;
 mod password;
 mod scim;
 mod signup;
