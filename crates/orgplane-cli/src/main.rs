@@ -166,6 +166,18 @@ enum AdminCommand {
         #[arg(long)]
         vcpu_hour_cents: Option<f64>,
     },
+    /// Fill an organization with synthetic people and accounts (for the scale benchmark),
+    /// directly in the database, in batched multi-row inserts.
+    Seed {
+        #[arg(long)]
+        org: String,
+        /// People to add (members attached to nothing, no password).
+        #[arg(long, default_value_t = 0)]
+        users: u64,
+        /// Accounts to add.
+        #[arg(long, default_value_t = 0)]
+        accounts: u64,
+    },
     /// Set an organization's plan (enterprise is only ever set here).
     SetPlan {
         #[arg(long)]
@@ -270,6 +282,36 @@ async fn main() -> anyhow::Result<()> {
             };
             store.set_price(plan, &product, price).await?;
             println!("{} on {}: {price:?}", product, plan.as_str());
+        }
+        Command::Admin { command: AdminCommand::Seed { org, users, accounts } } => {
+            let id = orgplane_domain::ids::OrgId::parse(&org).map_err(|e| anyhow::anyhow!("--org: {e}"))?;
+            let bar = indicatif::ProgressBar::new(users + accounts);
+            let started = std::time::Instant::now();
+            let draft = Draft {
+                kind: Some(orgplane_domain::audit::Kind {
+                    action: "setup:seedDirectory",
+                    action_type: "Seed synthetic users and accounts (operator)",
+                    namespace: "GENERAL",
+                    resource_type: "organization",
+                    anonymous: false,
+                }),
+                org: Some(id),
+                resource_id: Some(id.to_string()),
+                source: "cli".into(),
+                url: "orgplane admin seed".into(),
+                body: serde_json::json!({ "users": users, "accounts": accounts }),
+                ..Default::default()
+            };
+            let seeded = recording(draft, store.seed_directory(id, users, accounts, |n| bar.set_position(n))).await.0?;
+            bar.finish_and_clear();
+            let secs = started.elapsed().as_secs_f64();
+            let rows = seeded.users + seeded.accounts;
+            println!(
+                "seeded {} users and {} accounts into {id} in {secs:.1} s ({:.0} rows/s)",
+                seeded.users,
+                seeded.accounts,
+                rows as f64 / secs.max(1e-9)
+            );
         }
         Command::Admin { command: AdminCommand::SetPlan { org, plan } } => {
             let id = orgplane_domain::ids::OrgId::parse(&org).map_err(|e| anyhow::anyhow!("--org: {e}"))?;

@@ -62,6 +62,14 @@ impl TokenKind {
         }
     }
 
+    /// The kind a presented secret was minted as, from its prefix (`None`: not one of ours). The
+    /// prefix is part of what is hashed, so it cannot be changed without making the token unknown.
+    pub fn of_secret(secret: &str) -> Option<Self> {
+        [TokenKind::Personal, TokenKind::Programmatic, TokenKind::Temporary, TokenKind::Refresh, TokenKind::Session]
+            .into_iter()
+            .find(|k| secret.starts_with(k.prefix()))
+    }
+
     fn prefix(self) -> &'static str {
         match self {
             TokenKind::Personal => "opp_",
@@ -149,5 +157,15 @@ mod tests {
         assert_eq!(a.hash, token_hash(&a.secret));
         assert_eq!(a.hash.len(), 64);
         assert!(a.secret.ends_with(&a.last_digits));
+    }
+
+    #[test]
+    fn a_secret_tells_its_kind() {
+        for kind in [TokenKind::Personal, TokenKind::Programmatic, TokenKind::Temporary, TokenKind::Refresh, TokenKind::Session] {
+            assert_eq!(TokenKind::of_secret(&new_token(kind).secret), Some(kind));
+        }
+        assert_eq!(TokenKind::of_secret(&new_scim_token().secret), None);
+        assert_eq!(TokenKind::of_secret("0123abcd"), None);
+        assert_eq!(TokenKind::of_secret(""), None);
     }
 }

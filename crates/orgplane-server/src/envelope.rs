@@ -26,6 +26,12 @@ tokio::task_local! {
     pub(crate) static REQUEST: RequestContext;
 }
 
+/// Runs `f` as if answering the request `ctx` describes: what the request middleware sets up,
+/// for code that renders outside a server (benchmarks of the encoder).
+pub fn answering<R>(ctx: RequestContext, f: impl FnOnce() -> R) -> R {
+    REQUEST.sync_scope(ctx, f)
+}
+
 fn request_json() -> Value {
     REQUEST
         .try_with(|r| json!({ "id": r.id, "url": r.url, "method": r.method, "timestamp": r.timestamp }))

@@ -45,6 +45,45 @@ impl Store {
         Ok(accounts)
     }
 
+    /// One page of `list_accounts`, in the same order. `after` is where the previous page ended:
+    /// `None` for the first page (which starts with the default account); otherwise the
+    /// `created_at` and id of the last non-default account shown, or `(i64::MIN, "")` when the
+    /// previous page ended with the default account. Keyset paging on
+    /// `accounts(organization_id, is_default DESC, created_at, id)`.
+    pub async fn accounts_page(
+        &self,
+        org: OrgId,
+        cloud_account_id: Option<&str>,
+        after: Option<(i64, &str)>,
+        limit: i64,
+    ) -> Result<Vec<Account>> {
+        let rows = match after {
+            None => sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {ACCOUNT_COLUMNS} FROM accounts a \
+                 WHERE a.organization_id = $1 AND ($2 IS NULL OR a.provider_external_id = $2) \
+                 ORDER BY a.is_default DESC, a.created_at, a.id LIMIT $3"
+            )))
+            .bind(org.as_i64())
+            .bind(cloud_account_id)
+            .bind(limit),
+            Some((created_at, id)) => sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {ACCOUNT_COLUMNS} FROM accounts a \
+                 WHERE a.organization_id = $1 AND ($2 IS NULL OR a.provider_external_id = $2) \
+                 AND a.is_default = 0 AND (a.created_at, a.id) > ($3, $4) \
+                 ORDER BY a.created_at, a.id LIMIT $5"
+            )))
+            .bind(org.as_i64())
+            .bind(cloud_account_id)
+            .bind(created_at)
+            .bind(id)
+            .bind(limit),
+        }
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter().map(account_row).collect()
+    }
+
     /// One account of the organization; `None` if it does not exist or belongs to another one.
     pub async fn find_account(&self, org: OrgId, id: &AccountId) -> Result<Option<Account>> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(

@@ -1,5 +1,5 @@
-//! A read cache for the two lookups on every authenticated request: token → caller, and an
-//! organization's account list. It keeps the hot path free of SQL while staying exact:
+//! A read cache for the lookups on every authenticated request — token → caller, the caller's
+//! grants — and for an organization's account and user lists. It keeps the hot path free of SQL while staying exact:
 //!
 //! - every successful mutation calls `Store::changed()`, which clears the whole cache (writes
 //!   are rare in a control plane; a global clear is simple and obviously correct);
@@ -9,6 +9,7 @@
 //!   and clears its own cache; while a replica's listener is down its cache is bypassed;
 //! - entries live at most `MAX_AGE_MS` regardless, as a bound on any missed notification.
 
+use crate::people::OrgUser;
 use crate::tokens::ResolvedToken;
 use orgplane_domain::iam::OwnedGrant;
 use orgplane_domain::model::Account;
@@ -19,11 +20,14 @@ use std::sync::{Arc, RwLock};
 pub(crate) const CHANNEL: &str = "orgplane_cache";
 const MAX_AGE_MS: i64 = 30_000;
 const MAX_ENTRIES: usize = 100_000;
+/// User lists are cached only up to this many users (a few MB); larger organizations page.
+pub(crate) const MAX_CACHED_USERS: usize = 10_000;
 
 struct Entries {
     epoch: u64,
     callers: HashMap<String, (ResolvedToken, i64)>,
     accounts: HashMap<i64, (Arc<Vec<Account>>, i64)>,
+    users: HashMap<i64, (Arc<Vec<OrgUser>>, i64)>,
     /// org → user → grants (nested so a lookup by `&str` needs no allocation).
     grants: HashMap<i64, HashMap<String, (Arc<Vec<OwnedGrant>>, i64)>>,
 }
@@ -43,6 +47,7 @@ impl Cache {
                 epoch: 0,
                 callers: HashMap::new(),
                 accounts: HashMap::new(),
+                users: HashMap::new(),
                 grants: HashMap::new(),
             }),
             epoch: AtomicU64::new(0),
@@ -69,6 +74,7 @@ impl Cache {
         e.epoch = self.epoch.fetch_add(1, Ordering::SeqCst) + 1;
         e.callers.clear();
         e.accounts.clear();
+        e.users.clear();
         e.grants.clear();
     }
 
@@ -114,6 +120,20 @@ impl Cache {
         });
     }
 
+    pub fn users(&self, org: i64, now: i64) -> Option<Arc<Vec<OrgUser>>> {
+        if !self.enabled.load(Ordering::SeqCst) {
+            return None;
+        }
+        let e = self.entries.read().expect("cache lock");
+        e.users.get(&org).filter(|(_, at)| now - at < MAX_AGE_MS).map(|(list, _)| list.clone())
+    }
+
+    pub fn put_users(&self, epoch: u64, org: i64, list: Arc<Vec<OrgUser>>, now: i64) {
+        self.put(epoch, |e| {
+            e.users.insert(org, (list, now));
+        });
+    }
+
     fn put(&self, epoch: u64, insert: impl FnOnce(&mut Entries)) {
         if !self.enabled.load(Ordering::SeqCst) {
             return;
@@ -123,9 +143,10 @@ impl Cache {
         if e.epoch != epoch {
             return;
         }
-        if e.callers.len() + e.accounts.len() + e.grants.len() >= MAX_ENTRIES {
+        if e.callers.len() + e.accounts.len() + e.users.len() + e.grants.len() >= MAX_ENTRIES {
             e.callers.clear();
             e.accounts.clear();
+            e.users.clear();
             e.grants.clear();
         }
         insert(&mut e);

@@ -22,6 +22,7 @@ mod outbox;
 mod people;
 pub mod plans;
 pub mod scim;
+mod seed;
 pub mod sso;
 mod throttle;
 mod tokens;
@@ -37,6 +38,7 @@ pub use iam::{GroupSummary, StoredPolicy};
 pub use mfa::{Ceremony, TotpState, WebauthnKey};
 pub use orgs::{NewPerson, NewRegistration};
 pub use people::{NewProgrammaticUser, NewUserRole, OrgUser};
+pub use seed::Seeded;
 
 /// Which database sits behind the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -178,30 +178,88 @@ impl Store {
         Ok((user, info))
     }
 
-    /// The organization's users (people and programmatic), in the order they joined.
+    /// The organization's users (people and programmatic), in the order they joined. Served
+    /// from the read cache for organizations of up to `cache::MAX_CACHED_USERS` users.
     pub async fn list_org_users(&self, org: OrgId) -> Result<Vec<OrgUser>> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {USER_COLUMNS} FROM memberships m JOIN users u ON u.id = m.user_id \
-             WHERE m.organization_id = $1 ORDER BY m.created_at, u.id"
-        )))
-        .bind(org.as_i64())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)?;
-        let groups = sqlx::query(
-            "SELECT gm.user_id, g.name FROM group_members gm JOIN user_groups g ON g.id = gm.group_id \
-             WHERE gm.organization_id = $1 ORDER BY g.name",
-        )
-        .bind(org.as_i64())
-        .fetch_all(&self.pool)
-        .await
+        let now = now_ms();
+        if let Some(hit) = self.cache.users(org.as_i64(), now) {
+            return Ok(hit.as_ref().clone());
+        }
+        let epoch = self.cache.epoch();
+        let users = self.load_org_users(org, None, None).await?;
+        if users.len() <= crate::cache::MAX_CACHED_USERS {
+            self.cache.put_users(epoch, org.as_i64(), std::sync::Arc::new(users.clone()), now);
+        }
+        Ok(users)
+    }
+
+    /// One page of `list_org_users`: at most `limit` users that joined after `after` (the
+    /// `created_at` and id of the last user of the previous page; `None` for the first page).
+    /// Keyset paging on `memberships(organization_id, created_at, user_id)`: the cost of a page
+    /// does not grow with its depth.
+    pub async fn org_users_page(&self, org: OrgId, after: Option<(i64, &UserId)>, limit: i64) -> Result<Vec<OrgUser>> {
+        self.load_org_users(org, Some(after.map_or((i64::MIN, ""), |(at, id)| (at, id.as_str()))), Some(limit)).await
+    }
+
+    async fn load_org_users(&self, org: OrgId, after: Option<(i64, &str)>, limit: Option<i64>) -> Result<Vec<OrgUser>> {
+        let rows = match after {
+            None => {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {USER_COLUMNS} FROM memberships m JOIN users u ON u.id = m.user_id \
+                     WHERE m.organization_id = $1 ORDER BY m.created_at, m.user_id"
+                )))
+                .bind(org.as_i64())
+                .fetch_all(&self.pool)
+                .await
+            }
+            Some((at, id)) => {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {USER_COLUMNS} FROM memberships m JOIN users u ON u.id = m.user_id \
+                     WHERE m.organization_id = $1 AND (m.created_at, m.user_id) > ($2, $3) \
+                     ORDER BY m.created_at, m.user_id LIMIT $4"
+                )))
+                .bind(org.as_i64())
+                .bind(at)
+                .bind(id)
+                .bind(limit.unwrap_or(i64::MAX))
+                .fetch_all(&self.pool)
+                .await
+            }
+        }
         .map_err(db)?;
         let mut users = rows.iter().map(user_row).collect::<Result<Vec<_>>>()?;
+        if users.is_empty() {
+            return Ok(users);
+        }
+        // Group names: for the whole organization at once, or for the page's users by id.
+        let groups = if after.is_none() {
+            sqlx::query(
+                "SELECT gm.user_id, g.name FROM group_members gm JOIN user_groups g ON g.id = gm.group_id \
+                 WHERE gm.organization_id = $1 ORDER BY g.name",
+            )
+            .bind(org.as_i64())
+            .fetch_all(&self.pool)
+            .await
+        } else {
+            let placeholders: Vec<String> = (0..users.len()).map(|i| format!("${}", i + 2)).collect();
+            let sql = format!(
+                "SELECT gm.user_id, g.name FROM group_members gm JOIN user_groups g ON g.id = gm.group_id \
+                 WHERE gm.organization_id = $1 AND gm.user_id IN ({}) ORDER BY g.name",
+                placeholders.join(", ")
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(org.as_i64());
+            for u in &users {
+                q = q.bind(u.user_id.as_str().to_string());
+            }
+            q.fetch_all(&self.pool).await
+        }
+        .map_err(db)?;
+        let index: std::collections::HashMap<String, usize> =
+            users.iter().enumerate().map(|(i, u)| (u.user_id.as_str().to_string(), i)).collect();
         for row in groups {
             let user: String = row.try_get("user_id").map_err(db)?;
-            let name: String = row.try_get("name").map_err(db)?;
-            if let Some(u) = users.iter_mut().find(|u| u.user_id.as_str() == user) {
-                u.group_names.push(name);
+            if let Some(&i) = index.get(&user) {
+                users[i].group_names.push(row.try_get("name").map_err(db)?);
             }
         }
         Ok(users)

@@ -81,6 +81,11 @@ impl Store {
     /// left the organization the token is bound to; an error when the token may not be used
     /// from `ip`. Records the last use (at most once a minute, or when the address changes).
     pub async fn caller_for_token(&self, hash: &str, ip: Option<IpAddr>) -> Result<Option<Caller>> {
+        Ok(self.resolve_token(hash, ip).await?.map(|(caller, _)| caller))
+    }
+
+    /// As `caller_for_token`, with the token's scope (what a token exchanged for it inherits).
+    pub async fn resolve_token(&self, hash: &str, ip: Option<IpAddr>) -> Result<Option<(Caller, TokenScope)>> {
         let now = now_ms();
         let token = match self.cache.caller(hash, now) {
             Some(hit) => hit,
@@ -123,7 +128,7 @@ impl Store {
             };
             self.cache.put_caller(self.cache.epoch(), hash, updated, now);
         }
-        Ok(Some(token.caller))
+        Ok(Some((token.caller, token.scope)))
     }
 
     /// The caller a token stands for, with its read-only scope, without recording a use (for

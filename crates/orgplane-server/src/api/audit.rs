@@ -185,21 +185,15 @@ pub async fn list(State(state): State<AppState>, Auth(caller): Auth, q: Query<Li
     authz::check_org(&state, &caller, Action::DescribeAllAuditEvents).await?;
     let p = &q.params.0;
     let f = filter(&caller, q.account_id.map(|a| a.to_string()), p, true)?;
-    let limit = match p.limit.as_deref() {
-        None => DEFAULT_PAGE,
-        Some(l) => l.parse::<i64>().ok().filter(|n| (1..=MAX_PAGE).contains(n)).ok_or_else(|| {
-            Error::validation("query.limit", format!("\"limit\" must be a whole number from 1 to {MAX_PAGE}"))
-        })?,
-    };
+    let limit = super::paging::limit(p.limit.as_deref(), DEFAULT_PAGE, MAX_PAGE)?;
     let before = p
         .cursor
         .as_deref()
         .map(|c| c.parse::<i64>().map_err(|_| Error::validation("query.cursor", "\"cursor\" is not a cursor")))
         .transpose()?;
     // One more than asked tells whether another page follows.
-    let mut events = state.store.audit_events(&f, before, limit + 1).await?;
-    let more = i64::try_from(events.len()).unwrap_or(i64::MAX) > limit;
-    events.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let events = state.store.audit_events(&f, before, limit + 1).await?;
+    let (events, more) = super::paging::split(events, limit);
     let next_cursor = more.then(|| events.last().map(|e| e.seq.to_string())).flatten();
     let items = events.into_iter().map(AuditEvent::from).map(|e| serde_json::to_value(e).expect("serialises"));
     Ok(Reply::Page { kind: KIND, items: items.collect(), next_cursor })

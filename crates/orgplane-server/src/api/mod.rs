@@ -17,6 +17,7 @@ pub mod notification_center;
 pub mod notifications;
 pub mod oauth;
 pub mod ops;
+pub mod paging;
 pub mod password;
 #[cfg(feature = "saml")]
 pub mod saml;
@@ -221,6 +222,17 @@ pub struct ItemsResponse<T> {
     pub items: Vec<T>,
     /// Number of items.
     pub count: usize,
+    /// Paged listings only (`limit`/`cursor`), while more pages follow.
+    #[serde(rename = "paginationInfo", skip_serializing_if = "Option::is_none")]
+    pub pagination_info: Option<PaginationInfo>,
+}
+
+/// Where the next page starts.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PaginationInfo {
+    /// Pass it as `cursor` to get the next page.
+    pub next_cursor: String,
 }
 
 /// A successful response carrying items.

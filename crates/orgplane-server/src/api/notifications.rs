@@ -51,20 +51,14 @@ pub async fn list(State(state): State<AppState>, Auth(caller): Auth, q: Query<In
         Some("true") => true,
         Some(_) => return Err(Error::validation("query.unread", "\"unread\" must be true or false").into()),
     };
-    let limit = match p.limit.as_deref() {
-        None => DEFAULT_PAGE,
-        Some(l) => l.parse::<i64>().ok().filter(|n| (1..=MAX_PAGE).contains(n)).ok_or_else(|| {
-            Error::validation("query.limit", format!("\"limit\" must be a whole number from 1 to {MAX_PAGE}"))
-        })?,
-    };
+    let limit = super::paging::limit(p.limit.as_deref(), DEFAULT_PAGE, MAX_PAGE)?;
     let before = p
         .cursor
         .as_deref()
         .map(|c| c.parse::<i64>().map_err(|_| Error::validation("query.cursor", "\"cursor\" is not a cursor")))
         .transpose()?;
-    let mut items = state.store.inbox(caller.org_id, &caller.user_id, unread, before, limit + 1).await?;
-    let more = i64::try_from(items.len()).unwrap_or(i64::MAX) > limit;
-    items.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let items = state.store.inbox(caller.org_id, &caller.user_id, unread, before, limit + 1).await?;
+    let (items, more) = super::paging::split(items, limit);
     let next_cursor = more.then(|| items.last().map(|i| i.id.to_string())).flatten();
     let entries = items.into_iter().map(|i| InboxEntry {
         id: i.id,

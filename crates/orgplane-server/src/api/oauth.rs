@@ -13,8 +13,15 @@ use orgplane_domain::{Error, validate};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+/// RFC 8693's grant type: a programmatic user's permanent token for a temporary token.
+pub const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+/// The only `subject_token_type` accepted with it.
+pub const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
+
 /// Form-encoded or JSON. `grant_type` is `password` (with `username`, `password`, optional
-/// `organizationId`) or `refresh_token` (with `refresh_token`).
+/// `organizationId`), `refresh_token` (with `refresh_token`), or
+/// `urn:ietf:params:oauth:grant-type:token-exchange` (with `subject_token`, a programmatic
+/// user's token).
 #[derive(Deserialize, ToSchema)]
 pub struct TokenRequest {
     #[serde(alias = "grantType")]
@@ -37,6 +44,12 @@ pub struct TokenRequest {
     #[serde(alias = "webauthnResponse")]
     #[schema(value_type = Option<Object>)]
     pub webauthn_response: Option<serde_json::Value>,
+    /// Token exchange: the programmatic user's permanent token (`opu_…`).
+    #[serde(alias = "subjectToken")]
+    pub subject_token: Option<String>,
+    /// Token exchange: `urn:ietf:params:oauth:token-type:access_token` (the default).
+    #[serde(alias = "subjectTokenType")]
+    pub subject_token_type: Option<String>,
 }
 
 /// Organization ids arrive as text (forms) or numbers (JSON).
@@ -66,8 +79,9 @@ pub struct TemporaryToken {
     pub token_type: &'static str,
     /// Seconds: 7200.
     pub expires_in: i64,
-    /// Exchange it once for a new pair with `grant_type=refresh_token` (absent for console
-    /// sessions, which slide instead).
+    /// Exchange it once for a new pair with `grant_type=refresh_token`. Absent for a token
+    /// exchange (the programmatic user exchanges its permanent token again instead) and for
+    /// console sessions (which slide instead).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
 }
@@ -76,7 +90,8 @@ fn invalid_grant(message: &str) -> Error {
     Error::invalid("INVALID_GRANT", "body.grant_type", message)
 }
 
-/// Issues a temporary token (2 hours) and a single-use refresh token.
+/// Issues a temporary token (2 hours) and a single-use refresh token; for a token exchange, a
+/// temporary token alone, with the scope of the token it was exchanged for.
 #[utoipa::path(post, path = "/oauth/token", tag = "auth", request_body = TokenRequest,
     responses((status = 200, body = Items<TemporaryToken>), (status = 400, body = Failure)))]
 pub async fn token(
@@ -86,6 +101,9 @@ pub async fn token(
     _: Query<NoParams>,
     FormOrJson(req): FormOrJson<TokenRequest>,
 ) -> ApiResult<Reply> {
+    if req.grant_type == TOKEN_EXCHANGE {
+        return exchange(&state, ip, &req).await;
+    }
     let (user, org) = match req.grant_type.as_str() {
         "password" => {
             let subject = req
@@ -139,7 +157,11 @@ pub async fn token(
             (user, org)
         }
         _ => {
-            return Err(Error::validation("body.grant_type", "\"grant_type\" must be password or refresh_token").into());
+            return Err(Error::validation(
+                "body.grant_type",
+                format!("\"grant_type\" must be password, refresh_token or {TOKEN_EXCHANGE}"),
+            )
+            .into());
         }
     };
     let now = orgplane_store::now_ms();
@@ -192,6 +214,53 @@ pub async fn token(
             token_type: "bearer",
             expires_in: TokenKind::TEMPORARY_TTL_MS / 1000,
             refresh_token: Some(refresh.secret),
+        },
+    ))
+}
+
+/// The token exchange: a valid programmatic token (from an allowed address, of a user still in
+/// its organization) buys a temporary token for the same user and organization, with the same
+/// scope. Temporary tokens cannot be exchanged (no chain of renewals), nor can people's tokens
+/// (their sessions come from the password grant, where MFA and SSO rules apply).
+async fn exchange(state: &AppState, ip: Option<std::net::IpAddr>, req: &TokenRequest) -> ApiResult<Reply> {
+    if let Some(kind) = req.subject_token_type.as_deref().filter(|k| *k != ACCESS_TOKEN_TYPE) {
+        return Err(Error::validation(
+            "body.subject_token_type",
+            format!("\"subject_token_type\" must be {ACCESS_TOKEN_TYPE}, not {kind:?}"),
+        )
+        .into());
+    }
+    let subject = req
+        .subject_token
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| Error::validation("body.subject_token", "\"subject_token\" is required"))?;
+    let refused = || {
+        Error::invalid(
+            "INVALID_GRANT",
+            "body.subject_token",
+            "the subject token is unknown, expired or not a programmatic user's token",
+        )
+    };
+    if TokenKind::of_secret(subject) != Some(TokenKind::Programmatic) {
+        return Err(refused().into());
+    }
+    let (caller, scope) = state.store.resolve_token(&secret::token_hash(subject), ip).await?.ok_or_else(refused)?;
+    crate::audit::note_caller(&caller);
+    let access = secret::new_token(TokenKind::Temporary);
+    let expires_at = orgplane_store::now_ms() + TokenKind::TEMPORARY_TTL_MS;
+    state
+        .store
+        .insert_token(TokenKind::Temporary, &caller.user_id, caller.org_id, None, &access, Some(expires_at), &scope)
+        .await?;
+    Ok(Reply::item(
+        "spotinst:oauth2:token",
+        TemporaryToken {
+            access_token: access.secret,
+            token_type: "bearer",
+            expires_in: TokenKind::TEMPORARY_TTL_MS / 1000,
+            refresh_token: None,
         },
     ))
 }

@@ -15,6 +15,7 @@ mod notification_center;
 mod notifications;
 mod openapi;
 mod organizations;
+mod paging;
 mod password;
 mod scim;
 mod signup;

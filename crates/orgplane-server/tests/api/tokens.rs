@@ -231,3 +231,98 @@ async fn the_rate_limit_answers_429_with_headers() {
         app.get("/setup/account", &other.token).await.assert_ok();
     }
 }
+
+const EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+
+both_backends!(a_programmatic_token_is_exchanged_for_a_temporary_token_with_its_scope, |app| {
+    let t = app.signup("exchange@example.com").await;
+    let res = app
+        .post(
+            "/setup/user/programmatic",
+            &t.token,
+            json!({"name": "ci-bot", "accounts": [{"id": t.account_id, "role": "editor"}]}),
+        )
+        .await;
+    res.assert_ok();
+    let bot = UserId::parse(res.item()["id"].as_str().unwrap()).unwrap();
+    let permanent = res.item()["token"].as_str().unwrap().to_string();
+    // Form-encoded, as OAuth clients send it; no refresh token: the bot exchanges again.
+    let req = axum::http::Request::post("/oauth/token")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(axum::body::Body::from(format!(
+            "grant_type={}&subject_token={permanent}&subject_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Aaccess_token",
+            EXCHANGE.replace(':', "%3A")
+        )))
+        .unwrap();
+    let res = app.send(req).await;
+    res.assert_ok();
+    assert_eq!(res.json["response"]["kind"], "spotinst:oauth2:token");
+    assert_eq!(res.item()["expiresIn"], 7200);
+    assert!(res.item().get("refreshToken").is_none(), "{}", res.json);
+    let temporary = res.item()["accessToken"].as_str().unwrap().to_string();
+    assert!(temporary.starts_with("opt_"));
+    let accounts = app.get("/setup/account", &temporary).await;
+    assert_eq!(accounts.items().len(), 1);
+    // It is the bot's: listed nowhere as a permanent token, and it dies with the bot's membership.
+    let org = OrgId::parse(&t.org_id).unwrap();
+    let permanent_ids: Vec<i64> = app.store().list_tokens_of(&bot, org).await.unwrap().iter().map(|i| i.id).collect();
+    assert_eq!(permanent_ids.len(), 1, "only the bot's own permanent token is listed");
+    // A read-only programmatic token yields a read-only temporary token.
+    let read_only = new_token(TokenKind::Programmatic);
+    let scope = orgplane_domain::model::TokenScope { read_only: true, allowed_ips: vec![] };
+    app.store().insert_token(TokenKind::Programmatic, &bot, org, Some("ro"), &read_only, None, &scope).await.unwrap();
+    let res = app
+        .call("POST", "/oauth/token", None, Some(json!({"grant_type": EXCHANGE, "subjectToken": read_only.secret})))
+        .await;
+    res.assert_ok();
+    let ro_temporary = res.item()["accessToken"].as_str().unwrap().to_string();
+    app.get("/setup/account", &ro_temporary).await.assert_ok();
+    let write =
+        app.put(&format!("/setup/account/{}", t.account_id), &ro_temporary, json!({"account": {"name": "No"}})).await;
+    assert_eq!(write.status, 403, "{}", write.json);
+    app.put(&format!("/setup/account/{}", t.account_id), &temporary, json!({"account": {"name": "Yes"}}))
+        .await
+        .assert_ok();
+    // Removing the bot ends the temporary tokens it obtained.
+    app.delete(&format!("/setup/user/{bot}"), &t.token).await.assert_ok();
+    app.get("/setup/account", &temporary).await.assert_unauthenticated();
+    let res =
+        app.call("POST", "/oauth/token", None, Some(json!({"grant_type": EXCHANGE, "subject_token": permanent}))).await;
+    res.assert_error(400, "INVALID_GRANT", Some("body.subject_token"));
+});
+
+both_backends!(a_token_exchange_takes_only_a_valid_programmatic_token, |app| {
+    let t = app.signup("exchange-bad@example.com").await;
+    let temporary = app.password_token("exchange-bad@example.com", None).await;
+    let forged = format!("opu_{}", "0".repeat(64));
+    // People's tokens (personal, temporary), unknown tokens and junk are refused alike.
+    for subject in [t.token.as_str(), temporary.as_str(), forged.as_str(), "junk"] {
+        let res = app
+            .call("POST", "/oauth/token", None, Some(json!({"grant_type": EXCHANGE, "subject_token": subject})))
+            .await;
+        res.assert_error(400, "INVALID_GRANT", Some("body.subject_token"));
+    }
+    let res = app.call("POST", "/oauth/token", None, Some(json!({"grant_type": EXCHANGE}))).await;
+    res.assert_error(400, "ValidationError", Some("body.subject_token"));
+    let res =
+        app.call("POST", "/oauth/token", None, Some(json!({"grant_type": EXCHANGE, "subject_token": "  "}))).await;
+    res.assert_error(400, "ValidationError", Some("body.subject_token"));
+    let res = app
+        .call(
+            "POST",
+            "/oauth/token",
+            None,
+            Some(json!({"grant_type": EXCHANGE, "subject_token": t.token, "subject_token_type": "urn:ietf:params:oauth:token-type:jwt"})),
+        )
+        .await;
+    res.assert_error(400, "ValidationError", Some("body.subject_token_type"));
+    let res = app
+        .call(
+            "POST",
+            "/oauth/token",
+            None,
+            Some(json!({"grant_type": EXCHANGE, "subject_token": ["not", "a", "string"]})),
+        )
+        .await;
+    res.assert_error(400, "ValidationError", Some("body.subject_token"));
+});

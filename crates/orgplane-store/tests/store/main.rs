@@ -222,3 +222,51 @@ both_backends!(a_users_permission_on_an_account_is_one_row, |app| {
     let rows = store.account_permissions_of(org, &user).await.unwrap();
     assert_eq!(rows, vec![(account, AccountPermission::Policies(vec!["3".into()]))]);
 });
+
+both_backends!(seeding_fills_one_organization_and_its_pages_walk_it_in_order, |app| {
+    let store: Store = app.store().clone();
+    let (org, _, admin) = store.register(&registration("seed@example.com")).await.unwrap();
+    let (other, _, _) = store.register(&registration("seed-other@example.com")).await.unwrap();
+    let progress = std::sync::atomic::AtomicU64::new(0);
+    let seeded = store
+        .seed_directory(org, 1_234, 567, |n| progress.store(n, std::sync::atomic::Ordering::Relaxed))
+        .await
+        .unwrap();
+    assert_eq!(seeded, orgplane_store::Seeded { users: 1_234, accounts: 567 });
+    assert_eq!(progress.load(std::sync::atomic::Ordering::Relaxed), 1_234 + 567);
+    // Seeding again adds, never clashes.
+    store.seed_directory(org, 10, 3, |_| {}).await.unwrap();
+    let users = store.list_org_users(org).await.unwrap();
+    assert_eq!(users.len(), 1 + 1_234 + 10);
+    assert_eq!(users.iter().filter(|u| u.role == OrgRole::Admin).map(|u| &u.user_id).collect::<Vec<_>>(), [&admin]);
+    assert!(users.windows(2).all(|w| (w[0].created_at, &w[0].user_id) < (w[1].created_at, &w[1].user_id)));
+    let accounts = store.list_accounts(org, None).await.unwrap();
+    assert_eq!(accounts.len(), 1 + 567 + 3);
+    assert!(accounts[0].is_default);
+    // Nothing reached the other organization.
+    assert_eq!(store.list_org_users(other).await.unwrap().len(), 1);
+    assert_eq!(store.list_accounts(other, None).await.unwrap().len(), 1);
+    // Keyset pages walk both lists exactly, in the unpaged order.
+    let mut walked = Vec::new();
+    let mut after: Option<(i64, orgplane_domain::ids::UserId)> = None;
+    loop {
+        let page = store.org_users_page(org, after.as_ref().map(|(at, id)| (*at, id)), 400).await.unwrap();
+        let Some(last) = page.last() else { break };
+        after = Some((last.created_at, last.user_id.clone()));
+        walked.extend(page.into_iter().map(|u| u.user_id));
+    }
+    assert_eq!(walked, users.iter().map(|u| u.user_id.clone()).collect::<Vec<_>>());
+    let mut walked = Vec::new();
+    let mut after: Option<(i64, String)> = None;
+    loop {
+        let page =
+            store.accounts_page(org, None, after.as_ref().map(|(at, id)| (*at, id.as_str())), 250).await.unwrap();
+        let Some(last) = page.last() else { break };
+        after = Some(if last.is_default { (i64::MIN, String::new()) } else { (last.created_at, last.id.to_string()) });
+        walked.extend(page.into_iter().map(|a| a.id));
+    }
+    assert_eq!(walked, accounts.iter().map(|a| a.id.clone()).collect::<Vec<_>>());
+    // An organization that does not exist is refused.
+    let missing = orgplane_domain::ids::OrgId::parse("606000000099").unwrap();
+    assert!(store.seed_directory(missing, 1, 1, |_| {}).await.is_err());
+});

@@ -82,11 +82,18 @@ pub struct ListParams {
     pub cloud_account_id: Option<String>,
     /// Older alias of `cloudAccountId`.
     pub aws_account_id: Option<String>,
+    /// Page size (1–1000); with it or `cursor` the listing is paged.
+    pub limit: Option<String>,
+    /// `paginationInfo.nextCursor` of the previous page.
+    pub cursor: Option<String>,
 }
 
 impl QueryParams for ListParams {
-    const ALLOWED: &'static [&'static str] = &["cloudAccountId", "awsAccountId"];
+    const ALLOWED: &'static [&'static str] = &["cloudAccountId", "awsAccountId", "limit", "cursor"];
 }
+
+const DEFAULT_PAGE: i64 = 100;
+const MAX_PAGE: i64 = 1000;
 
 /// Creates an account in the caller's organization (admins only).
 #[utoipa::path(post, path = "/setup/account", tag = "accounts", request_body = CreateAccountRequest, security(("bearer" = [])),
@@ -103,27 +110,60 @@ pub async fn create(
     Ok(Reply::item(KIND, AccountItem::from(account)))
 }
 
-/// The organization's accounts: all of them for callers allowed `setup:listAccounts`, otherwise
-/// the ones they may describe.
+/// The organization's accounts (default first, then oldest first): all of them for callers
+/// allowed `setup:listAccounts`, otherwise the ones they may describe. Without `limit` or
+/// `cursor`, the whole list, as Spot answers; with either, one page of at most `limit`
+/// (default 100) and `paginationInfo.nextCursor` while more follow. A page holds fewer than
+/// `limit` items when some of its accounts are hidden from the caller: follow `nextCursor`
+/// until it is absent.
 #[utoipa::path(get, path = "/setup/account", tag = "accounts", security(("bearer" = [])),
     params(("cloudAccountId" = Option<String>, Query, description = "Filter by linked cloud account id"),
-           ("accountId" = Option<String>, Query, description = "Accepted and ignored: the whole organization is listed")),
+           ("accountId" = Option<String>, Query, description = "Accepted and ignored: the whole organization is listed"),
+           ("limit" = Option<i64>, Query, description = "Page size, 1 to 1000 (default 100 when `cursor` is given): pages the listing"),
+           ("cursor" = Option<String>, Query, description = "From `paginationInfo.nextCursor` of the previous page")),
     responses((status = 200, body = Items<AccountItem>), (status = 400, body = Failure), (status = 401, body = Failure)))]
 pub async fn list(State(state): State<AppState>, Auth(caller): Auth, q: Query<ListParams>) -> ApiResult<Reply> {
-    let filter = q.params.cloud_account_id.as_deref().or(q.params.aws_account_id.as_deref());
-    let accounts = state.store.list_accounts(caller.org_id, filter).await?;
+    let p = &q.params;
+    let filter = p.cloud_account_id.as_deref().or(p.aws_account_id.as_deref());
     let grants = state.store.grants(caller.org_id, &caller.user_id).await?;
     let org = caller.org_id.to_string();
     let all = access::allows(&caller, &grants, Action::ListAccounts, Target { resource: &org, account_id: None });
-    let visible = accounts.into_iter().filter(|a| {
+    let visible = |a: &Account| {
         all || access::allows(
             &caller,
             &grants,
             Action::DescribeAccount,
             Target { resource: a.id.as_str(), account_id: Some(a.id.as_str()) },
         )
+    };
+    if p.limit.is_none() && p.cursor.is_none() {
+        let accounts = state.store.list_accounts(caller.org_id, filter).await?;
+        return Ok(Reply::items(KIND, accounts.into_iter().filter(visible).map(AccountItem::from).collect::<Vec<_>>()));
+    }
+    let limit = super::super::paging::limit(p.limit.as_deref(), DEFAULT_PAGE, MAX_PAGE)?;
+    // After the default account comes the first non-default one: its cursor is (MIN, "").
+    let after = p
+        .cursor
+        .as_deref()
+        .map(|c| {
+            super::super::paging::decode(c, |id| match id {
+                "" => Some(String::new()),
+                id => AccountId::parse(id).ok().map(|a| a.to_string()),
+            })
+        })
+        .transpose()?;
+    let rows = state
+        .store
+        .accounts_page(caller.org_id, filter, after.as_ref().map(|(at, id)| (*at, id.as_str())), limit + 1)
+        .await?;
+    let (rows, more) = super::super::paging::split(rows, limit);
+    let next_cursor = rows.last().filter(|_| more).map(|a| match a.is_default {
+        true => super::super::paging::encode(i64::MIN, ""),
+        false => super::super::paging::encode(a.created_at, a.id.as_str()),
     });
-    Ok(Reply::items(KIND, visible.map(AccountItem::from).collect::<Vec<_>>()))
+    let items = rows.into_iter().filter(visible).map(AccountItem::from);
+    let items = items.map(|i| serde_json::to_value(i).expect("wire types serialise")).collect();
+    Ok(Reply::Page { kind: KIND, items, next_cursor })
 }
 
 /// One account.

@@ -12,7 +12,7 @@ use crate::error::ApiResult;
 use crate::extract::{Auth, Body, NoParams, PathParam, Query};
 use axum::extract::State;
 use orgplane_domain::access::{Action, Caller};
-use orgplane_domain::ids::OrgId;
+use orgplane_domain::ids::{OrgId, UserId};
 use orgplane_domain::model::Membership;
 use orgplane_domain::timefmt::to_spot;
 use orgplane_domain::{Error, validate};
@@ -188,11 +188,18 @@ pub(crate) async fn membership_in(
 pub struct OrgUsersParams {
     /// `json` (default) or `csv`.
     pub format: Option<String>,
+    /// Page size (1–1000); with it or `cursor` the listing is paged.
+    pub limit: Option<String>,
+    /// `paginationInfo.nextCursor` of the previous page.
+    pub cursor: Option<String>,
 }
 
 impl crate::extract::QueryParams for OrgUsersParams {
-    const ALLOWED: &'static [&'static str] = &["format"];
+    const ALLOWED: &'static [&'static str] = &["format", "limit", "cursor"];
 }
+
+const USERS_DEFAULT_PAGE: i64 = 100;
+const USERS_MAX_PAGE: i64 = 1000;
 
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -210,33 +217,55 @@ pub struct OrgUserItem {
     pub organization_role: &'static str,
 }
 
-/// The organization's users; `format=csv` exports the list as a CSV file.
+impl From<orgplane_store::OrgUser> for OrgUserItem {
+    fn from(u: orgplane_store::OrgUser) -> Self {
+        OrgUserItem {
+            username: u.display_name(),
+            user_id: u.user_id.to_string(),
+            kind: if u.programmatic { "programmatic" } else { "personal" },
+            email: u.email,
+            mfa: u.mfa,
+            group_names: u.group_names,
+            organization_role: u.role.as_str(),
+        }
+    }
+}
+
+/// The organization's users, in the order they joined; `format=csv` exports the list as a CSV
+/// file. Without `limit` or `cursor`, the whole list, as Spot answers; with either (JSON only),
+/// one page of at most `limit` (default 100) and `paginationInfo.nextCursor` while more follow.
 #[utoipa::path(get, path = "/setup/organization/user", tag = "users", security(("bearer" = [])),
-    params(("format" = Option<String>, Query, description = "`csv` for a CSV export")),
+    params(("format" = Option<String>, Query, description = "`csv` for a CSV export"),
+           ("limit" = Option<i64>, Query, description = "Page size, 1 to 1000 (default 100 when `cursor` is given): pages the listing"),
+           ("cursor" = Option<String>, Query, description = "From `paginationInfo.nextCursor` of the previous page")),
     responses((status = 200, body = Items<OrgUserItem>), (status = 400, body = Failure), (status = 401, body = Failure), (status = 403, body = Failure)))]
 pub async fn users(
     State(state): State<AppState>,
     Auth(caller): Auth,
     q: Query<OrgUsersParams>,
 ) -> ApiResult<axum::response::Response> {
+    use crate::api::paging;
     use axum::response::IntoResponse;
     authz::check_org(&state, &caller, Action::ListUsers).await?;
-    let items: Vec<OrgUserItem> = state
-        .store
-        .list_org_users(caller.org_id)
-        .await?
-        .into_iter()
-        .map(|u| OrgUserItem {
-            user_id: u.user_id.to_string(),
-            username: u.display_name(),
-            kind: if u.programmatic { "programmatic" } else { "personal" },
-            email: u.email,
-            mfa: u.mfa,
-            group_names: u.group_names,
-            organization_role: u.role.as_str(),
-        })
-        .collect();
-    match q.params.format.as_deref().map(str::to_ascii_lowercase).as_deref() {
+    let p = &q.params;
+    let format = p.format.as_deref().map(str::to_ascii_lowercase);
+    if let Some(field) = [("query.limit", &p.limit), ("query.cursor", &p.cursor)].iter().find(|(_, v)| v.is_some()) {
+        if !matches!(format.as_deref(), None | Some("json")) {
+            return Err(Error::validation(field.0, "only the JSON listing is paged: a CSV export is whole").into());
+        }
+        let limit = paging::limit(p.limit.as_deref(), USERS_DEFAULT_PAGE, USERS_MAX_PAGE)?;
+        let after = p.cursor.as_deref().map(|c| paging::decode(c, |id| UserId::parse(id).ok())).transpose()?;
+        let rows =
+            state.store.org_users_page(caller.org_id, after.as_ref().map(|(at, id)| (*at, id)), limit + 1).await?;
+        let (rows, more) = paging::split(rows, limit);
+        let next_cursor = rows.last().filter(|_| more).map(|u| paging::encode(u.created_at, u.user_id.as_str()));
+        let items = rows.into_iter().map(|u| serde_json::to_value(OrgUserItem::from(u)).expect("wire types serialise"));
+        return Ok(Reply::Page { kind: "spotinst:setup:organization:user", items: items.collect(), next_cursor }
+            .into_response());
+    }
+    let items: Vec<OrgUserItem> =
+        state.store.list_org_users(caller.org_id).await?.into_iter().map(OrgUserItem::from).collect();
+    match format.as_deref() {
         None | Some("json") => Ok(Reply::items("spotinst:setup:organization:user", items).into_response()),
         Some("csv") => {
             let mut csv = String::from("userId,username,type,email,mfa,organizationRole,groupNames\r\n");

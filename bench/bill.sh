@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/orgplane-target}
 RECORDS=${RECORDS:-10000000}
 MONTH=${MONTH:-2026-10}
-PORT=${PORT:-18484}
+PORT=${PORT:-18530}
 BACKENDS=${BACKENDS:-"sqlite postgres"}
 cargo build --locked --release -p orgplane-cli
 BIN="$CARGO_TARGET_DIR/release/orgplane"

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/orgplane-target}
 DURATION=${DURATION:-10}
-PORT=${PORT:-18383}
+PORT=${PORT:-18520}
 command -v wrk >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 cargo build --locked --release -p orgplane-cli
 BIN="$CARGO_TARGET_DIR/release/orgplane"

@@ -1,0 +1,106 @@
+# Shared by the scripts in bench/: release build, a server per backend on loopback, wrk runs
+# parsed into one line each. Source it; it sets `set -euo pipefail` and cleans up on exit.
+# Every run is bounded: DURATION seconds per measurement, loopback only.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/orgplane-target}
+BIN="$CARGO_TARGET_DIR/release/orgplane"
+BENCH_TMP=$(mktemp -d /var/tmp/orgplane-bench.XXXXXX)
+BENCH_PIDS=()
+BENCH_DBS=()
+PG_ADMIN_URL=""
+
+bench_cleanup() {
+  for pid in "${BENCH_PIDS[@]:-}"; do
+    [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
+  done
+  for db in "${BENCH_DBS[@]:-}"; do
+    [ -n "$db" ] && psql -q "${PG_ADMIN_URL%/*}/postgres" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+  done
+  rm -rf "$BENCH_TMP"
+}
+trap bench_cleanup EXIT
+
+need_wrk() {
+  command -v wrk >/dev/null && return
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+}
+
+build_release() {
+  [ "${SKIP_BUILD:-0}" = 1 ] && [ -x "$BIN" ] && return
+  cargo build --locked --release -p orgplane-cli
+}
+
+# db_args BACKEND: prints the flags that point the binary at a fresh database of BACKEND, one per
+# line (a new SQLite directory, or a new PostgreSQL database dropped at exit).
+db_args() {
+  case $1 in
+    sqlite)
+      local dir
+      dir=$(mktemp -d "$BENCH_TMP/sqlite.XXXXXX")
+      printf '%s\n' --data-dir "$dir"
+      ;;
+    postgres)
+      [ -n "$PG_ADMIN_URL" ] || PG_ADMIN_URL=$(scripts/ensure-postgres.sh)
+      local name="orgplane_bench_$$_$RANDOM"
+      psql -q "$PG_ADMIN_URL" -c "CREATE DATABASE $name" >/dev/null
+      BENCH_DBS+=("$name")
+      printf '%s\n' --database-url "${PG_ADMIN_URL%/*}/$name"
+      ;;
+    *) echo "unknown backend $1 (sqlite or postgres)" >&2; exit 2 ;;
+  esac
+}
+
+# start_server PORT ARGS...: starts `orgplane ARGS serve` on 127.0.0.1:PORT with the rate limit
+# out of the way; sets SERVER_PID once /readyz answers.
+start_server() {
+  local port=$1; shift
+  ORGPLANE_RATE_LIMIT_PER_MINUTE=1000000000 ORGPLANE_LOG_LEVEL=${ORGPLANE_LOG_LEVEL:-warn} \
+    "$BIN" "$@" serve --listen "127.0.0.1:$port" 2>>"$BENCH_TMP/server-$port.log" &
+  SERVER_PID=$!
+  BENCH_PIDS+=("$SERVER_PID")
+  for _ in $(seq 1 200); do
+    curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && return
+    sleep 0.05
+  done
+  echo "server on port $port did not become ready:" >&2
+  cat "$BENCH_TMP/server-$port.log" >&2
+  exit 1
+}
+
+stop_server() {
+  kill "$SERVER_PID" 2>/dev/null || true
+  wait "$SERVER_PID" 2>/dev/null || true
+}
+
+# wrk_run NAME URL CONNECTIONS [wrk args...]: runs wrk for DURATION seconds and prints
+# "req/s p50 p99" (latencies in ms). Fails on socket errors or non-2xx answers.
+wrk_run() {
+  local name=$1 url=$2 conns=$3; shift 3
+  local out="$BENCH_TMP/$name.txt"
+  wrk -t2 -c"$conns" -d"${DURATION}s" --timeout 10s --latency "$@" "$url" >"$out"
+  if grep -qE 'Non-2xx|Socket errors' "$out"; then
+    echo "$name: errors in the run:" >&2
+    cat "$out" >&2
+    exit 1
+  fi
+  awk '
+    function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+    /^Requests\/sec:/ { rps = $2 }
+    $1 == "50%" { p50 = ms($2) }
+    $1 == "99%" { p99 = ms($2) }
+    END { printf "%.0f %.2f %.2f\n", rps, p50, p99 }
+  ' "$out"
+}
+
+# lua_post FILE CONTENT_TYPE BODY: a wrk script that POSTs BODY.
+lua_post() {
+  local file=$1 ctype=$2 body=$3
+  cat >"$file" <<EOF
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "$ctype"
+wrk.body = [==[$body]==]
+EOF
+}
+
+load_line() { printf 'load average %s (%s cores, %s)\n' "$(cut -d' ' -f1-3 /proc/loadavg)" "$(nproc)" "$(date -u +%Y-%m-%dT%H:%MZ)"; }
