@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Fuzzes orgplane's parsers with cargo-fuzz (libFuzzer): every target in fuzz/ runs for a
-# bounded time, SECONDS per target (default 30), starting from its seed corpus
+# Fuzzes orgplane with cargo-fuzz (libFuzzer): every target in fuzz/ (SCIM filters and PATCH,
+# policy documents, SAML responses and IdP metadata, requests against the real router) runs
+# for a bounded time, SECONDS per target (default 30), starting from its seed corpus
 # fuzz/corpus/TARGET. New inputs go to a scratch corpus outside the tree, so the committed seeds
-# stay few; a crash leaves its input in fuzz/artifacts/TARGET/ and fails the script.
+# stay few; a crash leaves its input in fuzz/artifacts/TARGET/ and fails the script. The
+# targets run in a private network namespace with loopback only: whatever URL a fuzzed request
+# names, nothing outside this machine is reached.
 #
 #   scripts/fuzz.sh [SECONDS]
 #
@@ -13,7 +16,9 @@ SECONDS_PER_TARGET=${1:-30}
 case "$SECONDS_PER_TARGET" in
   '' | *[!0-9]*) echo "usage: scripts/fuzz.sh [SECONDS]" >&2; exit 2 ;;
 esac
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/orgplane-target-fuzz}
+# A target directory of its own (ORGPLANE_FUZZ_TARGET_DIR), never the main build's: the
+# sanitizer and coverage flags would rebuild everything there.
+export CARGO_TARGET_DIR=${ORGPLANE_FUZZ_TARGET_DIR:-/var/tmp/orgplane-target-fuzz}
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 # cargo-fuzz passes -Z flags (sanitizer, coverage instrumentation); the pinned stable toolchain
 # accepts them this way.
@@ -38,7 +43,7 @@ for target in $(cargo fuzz list); do
   log="$work.log"
   mkdir -p "corpus/$target"
   echo "== $target: ${SECONDS_PER_TARGET}s from $(find "corpus/$target" -type f | wc -l) seeds"
-  if cargo fuzz run "$target" "$work" "corpus/$target" -- \
+  if unshare --net sh -c 'ip link set lo up && exec "$@"' sh cargo fuzz run "$target" "$work" "corpus/$target" -- \
     -max_total_time="$SECONDS_PER_TARGET" -max_len=4200 -print_final_stats=1 >"$log" 2>&1; then
     grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss_mb)' "$log" || tail -n 5 "$log"
   else

@@ -22,6 +22,7 @@ impl Store {
     /// linked to one cloud account (AWS account number, Azure subscription, GCP project).
     pub async fn list_accounts(&self, org: OrgId, cloud_account_id: Option<&str>) -> Result<Vec<Account>> {
         let now = now_ms();
+        self.sync_cache().await?;
         if cloud_account_id.is_none() {
             if let Some(hit) = self.cache.accounts(org.as_i64(), now) {
                 return Ok(hit.as_ref().clone());

@@ -694,6 +694,7 @@ impl Store {
     /// Cached: every request asks this, and every change clears it.
     pub async fn grants(&self, org: OrgId, user: &UserId) -> Result<Arc<Vec<OwnedGrant>>> {
         let now = now_ms();
+        self.sync_cache().await?;
         if let Some(hit) = self.cache.grants(org.as_i64(), user.as_str(), now) {
             return Ok(hit);
         }

@@ -80,6 +80,7 @@ impl Store {
     /// from `ip`. Records the last use (at most once a minute, or when the address changes).
     pub async fn caller_for_token(&self, hash: &str, ip: Option<IpAddr>) -> Result<Option<Caller>> {
         let now = now_ms();
+        self.sync_cache().await?;
         let token = match self.cache.caller(hash, now) {
             Some(hit) => hit,
             None => {

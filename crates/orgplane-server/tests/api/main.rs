@@ -15,6 +15,7 @@ mod notifications;
 mod openapi;
 mod organizations;
 mod password;
+mod replicas;
 mod scim;
 mod signup;
 mod sso;
