@@ -76,7 +76,7 @@ class Database:
         code, out = self.cli("admin", "create-org", "--name", name, "--email", email, "--json")
         if code != 0:
             fail(f"create-org: {out}")
-        return json.loads(out.strip().splitlines()[-1])
+        return json.loads([line for line in out.splitlines() if line.startswith("{")][-1])
 
     def drop(self, keep=False):
         if keep:

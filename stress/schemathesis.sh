@@ -12,9 +12,11 @@
 # this document, e.g. an `accountId` query parameter carried to an operation without one.)
 # Repeatable: ORGPLANE_SCHEMATHESIS_SEED (default 1; "random" for a new one).
 #
-# PUT /setup/organization/{organizationId}/security is tested in a second pass of its own:
-# once the generated data turns `requireMfa` on, the token's organization answers every later
-# request with 403 MFA_ENROLMENT_REQUIRED (as it should), which would blind the first pass.
+# The two operations that lock the run's own token out are tested in a second pass of their
+# own: PUT /setup/organization/{organizationId}/security (once the generated data turns
+# `requireMfa` on, every later request is answered 403 MFA_ENROLMENT_REQUIRED, as it should) and
+# DELETE /auth/tokens/{tokenId} (the token is id 1, which the generator soon tries). In the
+# first pass they would blind every operation tested after them.
 # The server and schemathesis run in a private network namespace that has nothing but loopback,
 # so nothing the generated data names (webhook URLs, Slack channels, cloud endpoints) can be
 # reached. Exits non-zero on any failed check, or when the server died.
@@ -74,23 +76,25 @@ done
 echo "== schemathesis $("$ST" --version | awk '{print $NF}'): max $MAX_EXAMPLES examples per operation, seed $SEED, ${MAX_TIME}s"
 started=$(date +%s)
 status=0
-SECURITY='^/setup/organization/\{organizationId\}/security$'
+LOCKOUT='^(/setup/organization/\{organizationId\}/security|/auth/tokens/\{tokenId\})$'
 # The checks that say "the server kept its contract": no 5xx, and every status code, content
 # type, header and body as documented. (positive_data_acceptance and negative_data_rejection
 # are left out: the schema cannot express every domain rule — an account name needs a letter,
 # an id has a shape — so schema-valid data may rightly be refused, and lenient parsing of
-# unknown fields is by design.)
+# unknown fields is by design.) The filter_too_much health check is off: it reports that
+# schemathesis itself discarded most of what it generated for an operation (it did so for
+# GET /setup/organization/{organizationId}/invitations, whose only input is that path id).
 run() {
   timeout --signal=INT --kill-after=30 "$((MAX_TIME + 300))" \
     "$ST" run "http://127.0.0.1:$PORT/openapi.json" \
     --header "Authorization: Bearer $TOKEN" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
     --phases examples,coverage,fuzzing --max-examples "$MAX_EXAMPLES" --seed "$SEED" --generation-database none \
-    --workers 2 --request-timeout 30 --no-color "$@"
+    --workers 2 --request-timeout 30 --no-color --suppress-health-check=filter_too_much "$@"
 }
 cd "$WORK"  # schemathesis keeps a .schemathesis folder in the working directory
-run --exclude-path-regex "$SECURITY" --max-time "$MAX_TIME" --report junit --report-dir "$WORK/report" || status=$?
-run --include-path-regex "$SECURITY" --max-time 30 || status=$?
+run --exclude-path-regex "$LOCKOUT" --max-time "$MAX_TIME" --report junit --report-dir "$WORK/report" || status=$?
+run --include-path-regex "$LOCKOUT" --max-time 30 || status=$?
 echo "== schemathesis took $(( $(date +%s) - started ))s (exit $status)"
 
 if ! kill -0 "$SERVER_PID" 2>/dev/null; then

@@ -116,12 +116,18 @@ impl Store {
         .map_err(db)?;
         let account = account_row(&row.ok_or_else(account_not_found)?)?;
         account.check_deletable()?;
-        sqlx::query("DELETE FROM accounts WHERE organization_id = $1 AND id = $2 AND is_default = 0")
+        let done = sqlx::query("DELETE FROM accounts WHERE organization_id = $1 AND id = $2 AND is_default = 0")
             .bind(org.as_i64())
             .bind(id.as_str())
             .execute(&mut *tx)
             .await
             .map_err(db)?;
+        // A concurrent delete of the same account got there first (PostgreSQL: both read the row,
+        // the second DELETE waited for the first and found nothing): not found, and no audit
+        // event for a deletion this request did not make.
+        if done.rows_affected() == 0 {
+            return Err(account_not_found());
+        }
         tx.commit().await.map_err(db)?;
         self.changed().await;
         Ok(())

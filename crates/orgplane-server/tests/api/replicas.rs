@@ -64,3 +64,44 @@ async fn a_token_revoked_through_one_replica_is_refused_by_the_other_at_once() {
         revoker.get("/setup/account", &secret).await.assert_unauthenticated();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_deletes_of_one_thing_succeed_once_and_are_recorded_once() {
+    let Some(a) = TestApp::spawn(Backend::Postgres).await else {
+        eprintln!("ORGPLANE_TEST_POSTGRES_URL is not set: replica test not run");
+        return;
+    };
+    let b = a.replica(ServerConfig::default()).await;
+    let t = a.signup("double-delete@example.com").await;
+    let policy = json!({"statements": [{"effect": "ALLOW", "actions": ["setup:describeAccount"], "resources": ["*"]}]});
+    for round in 0..5 {
+        let res = a.post("/setup/account", &t.token, json!({"account": {"name": format!("gone {round}")}})).await;
+        res.assert_ok();
+        let account = format!("/setup/account/{}", res.item()["accountId"].as_str().unwrap());
+        let res = a
+            .post(
+                "/setup/access/policy",
+                &t.token,
+                json!({"policy": {"name": format!("gone {round}"), "type": "ORGANIZATION", "policyContent": policy}}),
+            )
+            .await;
+        res.assert_ok();
+        let policy_path = format!("/setup/access/policy/{}", res.item()["id"].as_str().unwrap());
+        for path in [&account, &policy_path] {
+            let deletes = (0..6).map(|i| if i % 2 == 0 { a.delete(path, &t.token) } else { b.delete(path, &t.token) });
+            let answers = futures_util::future::join_all(deletes).await;
+            let statuses: Vec<u16> = answers.iter().map(|r| r.status.as_u16()).collect();
+            assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{path}: {statuses:?}");
+            assert!(statuses.iter().all(|s| *s == 200 || *s == 404), "{path}: {statuses:?}");
+        }
+    }
+    // One audit event per deletion that happened, none for the refused ones.
+    for action in ["setup:deleteAccount", "setup:deletePolicy"] {
+        let recorded =
+            a.db.raw_texts(&format!(
+                "SELECT CAST(COUNT(*) AS TEXT) FROM audit_events WHERE action = '{action}' AND response_status = 200"
+            ))
+            .await;
+        assert_eq!(recorded, vec!["5".to_string()], "{action}");
+    }
+}
