@@ -161,7 +161,9 @@ mod tests {
 
     #[test]
     fn a_secret_tells_its_kind() {
-        for kind in [TokenKind::Personal, TokenKind::Programmatic, TokenKind::Temporary, TokenKind::Refresh, TokenKind::Session] {
+        for kind in
+            [TokenKind::Personal, TokenKind::Programmatic, TokenKind::Temporary, TokenKind::Refresh, TokenKind::Session]
+        {
             assert_eq!(TokenKind::of_secret(&new_token(kind).secret), Some(kind));
         }
         assert_eq!(TokenKind::of_secret(&new_scim_token().secret), None);

@@ -235,7 +235,7 @@ impl FromRequestParts<AppState> for Auth {
             .await?
             .ok_or(ApiError(Error::Unauthenticated))?;
         crate::audit::note_caller(&caller);
-        state.rate_limiter.check(caller.org_id, parts)?;
+        state.rate_limiter.check(&state.store, caller.org_id, parts).await?;
         // An expired, unactivated trial leaves the organization readable, and activatable.
         let expired = caller.trial_ends_at.is_some_and(|end| orgplane_store::now_ms() >= end);
         let read = matches!(parts.method, axum::http::Method::GET | axum::http::Method::HEAD);

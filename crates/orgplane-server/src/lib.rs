@@ -84,7 +84,8 @@ pub fn app(store: Store, config: ServerConfig) -> Router {
     let azure = Arc::new(orgplane_cloud::AzureChecker::new(config.azure.clone()));
     let gcp = Arc::new(orgplane_cloud::GcpChecker::new(config.gcp.clone()));
     let state = AppState { store, config: Arc::new(config), rate_limiter, aws, azure, gcp, webauthn };
-    let (router, openapi) = api::router().split_for_parts();
+    let (router, mut openapi) = api::router().split_for_parts();
+    api::document_extractor_answers(&mut openapi);
     let router = router.route_layer(middleware::from_fn_with_state(state.clone(), audit::record));
     // The console calls the API in-process, through the same routes and audit layer.
     let in_process = router.clone().fallback(|| async { ApiError(Error::NoRoute { method_known: false }) });

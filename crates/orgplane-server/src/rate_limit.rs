@@ -3,8 +3,8 @@
 //! describes a rolling window). Excess requests get 429 in the envelope; every authenticated
 //! response carries `X-RateLimit-Limit`, `-Remaining` and `-Reset`.
 //!
-//! Counters live in this process: with several replicas each enforces the limit on its own share
-//! of the traffic.
+//! The counters are the store's (`Store::count_request`): in the database with PostgreSQL, so
+//! replicas share one budget; in memory with SQLite, which serves one process.
 
 use crate::envelope::REQUEST;
 use axum::extract::MatchedPath;
@@ -12,8 +12,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue};
 use orgplane_domain::Error;
 use orgplane_domain::ids::OrgId;
-use std::collections::HashMap;
-use std::sync::Mutex;
+use orgplane_store::Store;
 
 const WINDOW_SECS: u64 = 60;
 
@@ -27,35 +26,54 @@ pub struct RateInfo {
 
 pub struct RateLimiter {
     limit: u32,
-    /// (org, hash of route and method) → (window number, count this window, count previous
-    /// window). Hashing the route keeps the hot path free of allocations.
-    windows: Mutex<HashMap<(i64, u64), (u64, u32, u32)>>,
 }
 
-fn route_key(route: &str, method: &str) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    (route, method).hash(&mut h);
-    h.finish()
+/// A stable 64-bit key for a route and method (FNV-1a): replicas, whatever their build, must
+/// agree on it, which `std`'s hashers do not promise.
+fn route_key(route: &str, method: &str) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in route.bytes().chain([b' ']).chain(method.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h as i64
+}
+
+/// Where `now_ms` falls: the minute window's number and how far into it (0..1).
+fn window_of(now_ms: u64) -> (i64, f64) {
+    let window = now_ms / 1000 / WINDOW_SECS;
+    let into = (now_ms % (WINDOW_SECS * 1000)) as f64 / (WINDOW_SECS * 1000) as f64;
+    (window as i64, into)
+}
+
+/// The most requests the current window may hold: the limit less the part of the previous
+/// minute still inside the rolling 60 s.
+fn cap(limit: u32, previous: i64, into_window: f64) -> i64 {
+    (f64::from(limit) - previous as f64 * (1.0 - into_window)).ceil() as i64
 }
 
 impl RateLimiter {
     pub fn new(limit: u32) -> Self {
-        RateLimiter { limit, windows: Mutex::new(HashMap::new()) }
+        RateLimiter { limit }
     }
 
     /// Counts this request; fails with 429 when the organization is over its limit for this
     /// route and method. The state is left for the response headers either way.
-    pub fn check(&self, org: OrgId, parts: &Parts) -> Result<(), Error> {
+    pub async fn check(&self, store: &Store, org: OrgId, parts: &Parts) -> Result<(), Error> {
         if self.limit == 0 {
             return Ok(());
         }
         let route = parts.extensions.get::<MatchedPath>().map_or(parts.uri.path(), |m| m.as_str());
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-        let key = (org.as_i64(), route_key(route, parts.method.as_str()));
-        let (info, allowed) = self.count(key, now.as_millis() as u64);
+        let now_ms = now.as_millis() as u64;
+        let (window, into) = window_of(now_ms);
+        let limit = self.limit;
+        let count = store
+            .count_request(org, route_key(route, parts.method.as_str()), window, |previous| cap(limit, previous, into))
+            .await?;
+        let info = self.info(count, now_ms);
         let _ = REQUEST.try_with(|r| *r.rate.lock().expect("rate info lock") = Some(info));
-        if allowed {
+        if count.counted {
             Ok(())
         } else {
             Err(Error::RateLimited {
@@ -66,28 +84,11 @@ impl RateLimiter {
         }
     }
 
-    fn count(&self, key: (i64, u64), now_ms: u64) -> (RateInfo, bool) {
-        let window = now_ms / 1000 / WINDOW_SECS;
-        let into_window = (now_ms % (WINDOW_SECS * 1000)) as f64 / (WINDOW_SECS * 1000) as f64;
-        let mut windows = self.windows.lock().expect("rate limiter lock");
-        if windows.len() > 100_000 {
-            windows.retain(|_, (w, _, _)| *w + 1 >= window);
-        }
-        let entry = windows.entry(key).or_insert((window, 0, 0));
-        if entry.0 != window {
-            let previous = if entry.0 + 1 == window { entry.1 } else { 0 };
-            *entry = (window, 0, previous);
-        }
-        // Weighted: the part of the previous minute still inside the rolling 60 s.
-        let used = entry.1 as f64 + entry.2 as f64 * (1.0 - into_window);
-        let reset = WINDOW_SECS - (now_ms / 1000) % WINDOW_SECS;
-        let allowed = used < self.limit as f64;
-        if allowed {
-            entry.1 += 1;
-        }
-        let used_after = used + f64::from(u8::from(allowed));
-        let remaining = (self.limit as f64 - used_after).max(0.0).floor() as u32;
-        (RateInfo { limit: self.limit, remaining, reset }, allowed)
+    fn info(&self, count: orgplane_store::RateCount, now_ms: u64) -> RateInfo {
+        let (_, into) = window_of(now_ms);
+        let used = count.current as f64 + count.previous as f64 * (1.0 - into);
+        let remaining = if count.counted { (f64::from(self.limit) - used).max(0.0).floor() as u32 } else { 0 };
+        RateInfo { limit: self.limit, remaining, reset: WINDOW_SECS - (now_ms / 1000) % WINDOW_SECS }
     }
 }
 
@@ -101,41 +102,32 @@ pub fn add_headers(headers: &mut HeaderMap, info: &RateInfo) {
 mod tests {
     use super::*;
 
-    fn key() -> (i64, u64) {
-        (606_000_000_001, route_key("/setup/account", "GET"))
+    #[test]
+    fn route_keys_are_stable_and_distinct() {
+        // Replicas of different builds must agree: the key is fixed by the text alone.
+        // FNV-1a 64 of "/setup/account GET", as any implementation computes it.
+        assert_eq!(route_key("/setup/account", "GET"), -4_709_980_153_371_980_629);
+        assert_ne!(route_key("/setup/account", "GET"), route_key("/setup/account", "POST"));
+        assert_ne!(route_key("/setup/account", "GET"), route_key("/setup/accoun", "tGET"));
     }
 
     #[test]
-    fn allows_up_to_the_limit_then_refuses() {
-        let rl = RateLimiter::new(3);
-        let t = 60_000 * 100;
-        for i in 0..3 {
-            let (info, ok) = rl.count(key(), t + i);
-            assert!(ok);
-            assert_eq!(info.remaining, 2 - i as u32);
-        }
-        let (info, ok) = rl.count(key(), t + 10);
-        assert!(!ok);
-        assert_eq!(info.remaining, 0);
-        assert_eq!(info.reset, 60);
-        // Another route or organization has its own budget.
-        assert!(rl.count((1, route_key("/setup/account", "GET")), t).1);
-        assert!(rl.count((606_000_000_001, route_key("/setup/account", "POST")), t).1);
-    }
-
-    #[test]
-    fn the_window_rolls() {
-        let rl = RateLimiter::new(10);
-        let t = 60_000 * 100;
-        for _ in 0..10 {
-            assert!(rl.count(key(), t).1);
-        }
-        // Just after the minute turns most of the previous minute still counts: at most one more
-        // request fits…
-        let fitted = (0..5).filter(|_| rl.count(key(), t + 60_000 + 1_000).1).count();
-        assert!(fitted <= 1, "{fitted} requests fitted");
+    fn the_cap_rolls_with_the_window() {
+        // No previous minute: the whole limit.
+        assert_eq!(cap(10, 0, 0.0), 10);
+        assert_eq!(cap(10, 0, 0.99), 10);
+        // Just after the minute turns most of a full previous minute still counts…
+        assert!(cap(10, 10, 1.0 / 60.0) <= 1);
         // …and near its end hardly any of it does.
-        let fitted = (0..10).filter(|_| rl.count(key(), t + 60_000 + 55_000).1).count();
-        assert!(fitted >= 7, "{fitted} requests fitted");
+        assert_eq!(cap(10, 10, 55.0 / 60.0), 10);
+        assert!(cap(10, 20, 0.0) <= 0);
+    }
+
+    #[test]
+    fn windows_are_minutes() {
+        assert_eq!(window_of(60_000 * 100), (100, 0.0));
+        let (w, into) = window_of(60_000 * 100 + 30_000);
+        assert_eq!(w, 100);
+        assert!((into - 0.5).abs() < 1e-9);
     }
 }

@@ -22,6 +22,7 @@ impl Store {
     /// linked to one cloud account (AWS account number, Azure subscription, GCP project).
     pub async fn list_accounts(&self, org: OrgId, cloud_account_id: Option<&str>) -> Result<Vec<Account>> {
         let now = now_ms();
+        self.sync_cache().await?;
         if cloud_account_id.is_none() {
             if let Some(hit) = self.cache.accounts(org.as_i64(), now) {
                 return Ok(hit.as_ref().clone());
@@ -154,12 +155,18 @@ impl Store {
         .map_err(db)?;
         let account = account_row(&row.ok_or_else(account_not_found)?)?;
         account.check_deletable()?;
-        sqlx::query("DELETE FROM accounts WHERE organization_id = $1 AND id = $2 AND is_default = 0")
+        let done = sqlx::query("DELETE FROM accounts WHERE organization_id = $1 AND id = $2 AND is_default = 0")
             .bind(org.as_i64())
             .bind(id.as_str())
             .execute(&mut *tx)
             .await
             .map_err(db)?;
+        // A concurrent delete of the same account got there first (PostgreSQL: both read the row,
+        // the second DELETE waited for the first and found nothing): not found, and no audit
+        // event for a deletion this request did not make.
+        if done.rows_affected() == 0 {
+            return Err(account_not_found());
+        }
         tx.commit().await.map_err(db)?;
         self.changed().await;
         Ok(())

@@ -1,23 +1,25 @@
-//! A read cache for the lookups on every authenticated request — token → caller, the caller's
-//! grants — and for an organization's account and user lists. It keeps the hot path free of SQL while staying exact:
+//! A read cache for the lookups on every authenticated request: token → caller, a user's
+//! grants, and an organization's account and user lists. It keeps the hot path free of heavy
+//! SQL while staying exact:
 //!
 //! - every successful mutation calls `Store::changed()`, which clears the whole cache (writes
 //!   are rare in a control plane; a global clear is simple and obviously correct);
 //! - a lookup that raced with a clear does not store its result: it remembers the epoch before
 //!   querying and inserts only if no clear happened since (checked under the same lock);
-//! - with PostgreSQL, `changed()` also sends `NOTIFY orgplane_cache`, and every replica listens
-//!   and clears its own cache; while a replica's listener is down its cache is bypassed;
-//! - entries live at most `MAX_AGE_MS` regardless, as a bound on any missed notification.
+//! - with PostgreSQL, `changed()` also advances the database's change counter (the sequence
+//!   `orgplane_cache_epoch`) after the commit, and every cached lookup first reads it (one tiny
+//!   query) and clears this replica's cache when another replica changed something: a change
+//!   acknowledged by one replica is seen by every replica's next lookup, at once;
+//! - entries live at most `MAX_AGE_MS` regardless.
 
 use crate::people::OrgUser;
 use crate::tokens::ResolvedToken;
 use orgplane_domain::iam::OwnedGrant;
 use orgplane_domain::model::Account;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-pub(crate) const CHANNEL: &str = "orgplane_cache";
 const MAX_AGE_MS: i64 = 30_000;
 const MAX_ENTRIES: usize = 100_000;
 /// User lists are cached only up to this many users (a few MB); larger organizations page.
@@ -35,13 +37,12 @@ struct Entries {
 pub(crate) struct Cache {
     entries: RwLock<Entries>,
     epoch: AtomicU64,
-    enabled: AtomicBool,
+    /// PostgreSQL: the database's change counter this cache is in step with (-1: not yet read).
+    db_epoch: AtomicI64,
 }
 
 impl Cache {
-    /// SQLite is one process: the cache is on from the start. With PostgreSQL it turns on once
-    /// the invalidation listener is subscribed.
-    pub fn new(enabled: bool) -> Self {
+    pub fn new() -> Self {
         Cache {
             entries: RwLock::new(Entries {
                 epoch: 0,
@@ -51,17 +52,17 @@ impl Cache {
                 grants: HashMap::new(),
             }),
             epoch: AtomicU64::new(0),
-            enabled: AtomicBool::new(enabled),
+            db_epoch: AtomicI64::new(-1),
         }
     }
 
-    pub fn set_enabled(&self, on: bool) {
-        self.enabled.store(on, Ordering::SeqCst);
-        self.clear();
-    }
-
-    pub fn enabled(&self) -> bool {
-        self.enabled.load(Ordering::SeqCst)
+    /// Clears the cache when the database's change counter moved past the one it is in step
+    /// with (another replica changed something). A reader that saw an older counter than
+    /// another reader is ordered before that change and needs no clear.
+    pub fn sync(&self, db_epoch: i64) {
+        if self.db_epoch.fetch_max(db_epoch, Ordering::SeqCst) < db_epoch {
+            self.clear();
+        }
     }
 
     /// The epoch to pass back to `put_*` after querying.
@@ -79,9 +80,6 @@ impl Cache {
     }
 
     pub fn grants(&self, org: i64, user: &str, now: i64) -> Option<Arc<Vec<OwnedGrant>>> {
-        if !self.enabled.load(Ordering::SeqCst) {
-            return None;
-        }
         let e = self.entries.read().expect("cache lock");
         e.grants.get(&org)?.get(user).filter(|(_, at)| now - at < MAX_AGE_MS).map(|(g, _)| g.clone())
     }
@@ -93,9 +91,6 @@ impl Cache {
     }
 
     pub fn caller(&self, hash: &str, now: i64) -> Option<ResolvedToken> {
-        if !self.enabled.load(Ordering::SeqCst) {
-            return None;
-        }
         let e = self.entries.read().expect("cache lock");
         e.callers.get(hash).filter(|(_, at)| now - at < MAX_AGE_MS).map(|(t, _)| t.clone())
     }
@@ -107,9 +102,6 @@ impl Cache {
     }
 
     pub fn accounts(&self, org: i64, now: i64) -> Option<Arc<Vec<Account>>> {
-        if !self.enabled.load(Ordering::SeqCst) {
-            return None;
-        }
         let e = self.entries.read().expect("cache lock");
         e.accounts.get(&org).filter(|(_, at)| now - at < MAX_AGE_MS).map(|(list, _)| list.clone())
     }
@@ -121,9 +113,6 @@ impl Cache {
     }
 
     pub fn users(&self, org: i64, now: i64) -> Option<Arc<Vec<OrgUser>>> {
-        if !self.enabled.load(Ordering::SeqCst) {
-            return None;
-        }
         let e = self.entries.read().expect("cache lock");
         e.users.get(&org).filter(|(_, at)| now - at < MAX_AGE_MS).map(|(list, _)| list.clone())
     }
@@ -135,9 +124,6 @@ impl Cache {
     }
 
     fn put(&self, epoch: u64, insert: impl FnOnce(&mut Entries)) {
-        if !self.enabled.load(Ordering::SeqCst) {
-            return;
-        }
         let mut e = self.entries.write().expect("cache lock");
         // A clear since the caller's query means its result may be stale: drop it.
         if e.epoch != epoch {
@@ -151,45 +137,4 @@ impl Cache {
         }
         insert(&mut e);
     }
-}
-
-/// Listens for other replicas' changes on PostgreSQL and clears the cache on each. Exits when
-/// the store is dropped.
-pub(crate) fn spawn_listener(url: String, cache: std::sync::Weak<Cache>) {
-    tokio::spawn(async move {
-        loop {
-            let listener = async {
-                let mut l = sqlx::postgres::PgListener::connect(&url).await?;
-                l.listen(CHANNEL).await?;
-                Ok::<_, sqlx::Error>(l)
-            }
-            .await;
-            match listener {
-                Ok(mut l) => {
-                    let Some(c) = cache.upgrade() else { return };
-                    c.set_enabled(true);
-                    drop(c);
-                    loop {
-                        let got = l.try_recv().await;
-                        let Some(c) = cache.upgrade() else { return };
-                        match got {
-                            Ok(Some(_)) => c.clear(),
-                            // The connection dropped (`None`) or failed: stop trusting the cache.
-                            Ok(None) | Err(_) => {
-                                c.set_enabled(false);
-                                break;
-                            }
-                        }
-                    }
-                }
-                Err(e) => {
-                    if cache.upgrade().is_none() {
-                        return;
-                    }
-                    tracing::warn!(error = %e, "cache invalidation listener cannot connect; cache bypassed");
-                }
-            }
-            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-        }
-    });
 }

@@ -381,12 +381,16 @@ impl Store {
                 "the policy is attached to users, groups or account permissions; detach it first",
             ));
         }
-        sqlx::query("DELETE FROM policies WHERE organization_id = $1 AND id = $2")
+        let done = sqlx::query("DELETE FROM policies WHERE organization_id = $1 AND id = $2")
             .bind(org.as_i64())
             .bind(id)
             .execute(&mut *tx)
             .await
             .map_err(db)?;
+        // A concurrent delete got there first: not found, and no audit event.
+        if done.rows_affected() == 0 {
+            return Err(policy_not_found());
+        }
         tx.commit().await.map_err(db)?;
         self.changed().await;
         Ok(())
@@ -694,6 +698,7 @@ impl Store {
     /// Cached: every request asks this, and every change clears it.
     pub async fn grants(&self, org: OrgId, user: &UserId) -> Result<Arc<Vec<OwnedGrant>>> {
         let now = now_ms();
+        self.sync_cache().await?;
         if let Some(hit) = self.cache.grants(org.as_i64(), user.as_str(), now) {
             return Ok(hit);
         }

@@ -21,6 +21,7 @@ mod orgs;
 mod outbox;
 mod people;
 pub mod plans;
+mod rate_limits;
 pub mod scim;
 mod seed;
 pub mod sso;
@@ -38,6 +39,7 @@ pub use iam::{GroupSummary, StoredPolicy};
 pub use mfa::{Ceremony, TotpState, WebauthnKey};
 pub use orgs::{NewPerson, NewRegistration};
 pub use people::{NewProgrammaticUser, NewUserRole, OrgUser};
+pub use rate_limits::RateCount;
 pub use seed::Seeded;
 
 /// Which database sits behind the pool.
@@ -72,6 +74,7 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     cache: std::sync::Arc<cache::Cache>,
+    rates: std::sync::Arc<rate_limits::RateCounters>,
 }
 
 impl std::fmt::Debug for Store {
@@ -114,28 +117,34 @@ impl Store {
             .connect(url)
             .await
             .map_err(|e| Error::internal(format!("connecting to the database: {e}")))?;
-        let cache = std::sync::Arc::new(cache::Cache::new(backend == Backend::Sqlite));
-        if backend == Backend::Postgres {
-            cache::spawn_listener(url.to_string(), std::sync::Arc::downgrade(&cache));
-        }
-        Ok(Store { pool, backend, cache })
+        let cache = std::sync::Arc::new(cache::Cache::new());
+        Ok(Store { pool, backend, cache, rates: Default::default() })
     }
 
-    /// Whether the read cache is in use (on PostgreSQL only while the invalidation listener is up).
-    pub fn cache_active(&self) -> bool {
-        self.cache.enabled()
-    }
-
-    /// Every successful mutation calls this: it clears the read cache here and, on PostgreSQL,
-    /// tells the other replicas to clear theirs.
+    /// Every successful mutation calls this after its commit: it clears the read cache here and,
+    /// on PostgreSQL, advances the change counter so that every other replica's next cached
+    /// lookup clears theirs (see `cache`).
     pub(crate) async fn changed(&self) {
         self.cache.clear();
         if self.backend == Backend::Postgres {
-            let notify = sqlx::query("SELECT pg_notify($1, '')").bind(cache::CHANNEL).execute(&self.pool).await;
-            if let Err(e) = notify {
-                tracing::warn!(error = %e, "could not notify other replicas of a change");
+            let bump = sqlx::query("SELECT nextval('orgplane_cache_epoch')").execute(&self.pool).await;
+            if let Err(e) = bump {
+                tracing::warn!(error = %e, "could not advance the change counter; other replicas may serve cached data for up to 30 s");
             }
         }
+    }
+
+    /// PostgreSQL: brings this replica's read cache in step with every replica's changes; called
+    /// before each cached lookup. SQLite serves one process, whose changes clear the cache
+    /// directly.
+    pub(crate) async fn sync_cache(&self) -> Result<()> {
+        if self.backend == Backend::Postgres {
+            use sqlx::Row;
+            let row =
+                sqlx::query("SELECT last_value FROM orgplane_cache_epoch").fetch_one(&self.pool).await.map_err(db)?;
+            self.cache.sync(row.try_get::<i64, _>(0).map_err(db)?);
+        }
+        Ok(())
     }
 
     pub fn backend(&self) -> Backend {

@@ -182,6 +182,7 @@ impl Store {
     /// from the read cache for organizations of up to `cache::MAX_CACHED_USERS` users.
     pub async fn list_org_users(&self, org: OrgId) -> Result<Vec<OrgUser>> {
         let now = now_ms();
+        self.sync_cache().await?;
         if let Some(hit) = self.cache.users(org.as_i64(), now) {
             return Ok(hit.as_ref().clone());
         }

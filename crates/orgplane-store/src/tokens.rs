@@ -87,6 +87,7 @@ impl Store {
     /// As `caller_for_token`, with the token's scope (what a token exchanged for it inherits).
     pub async fn resolve_token(&self, hash: &str, ip: Option<IpAddr>) -> Result<Option<(Caller, TokenScope)>> {
         let now = now_ms();
+        self.sync_cache().await?;
         let token = match self.cache.caller(hash, now) {
             Some(hit) => hit,
             None => {

@@ -45,7 +45,12 @@ pub struct TestDb {
 
 enum Cleanup {
     Dir(PathBuf),
-    Database { admin_url: String, name: String },
+    Database {
+        admin_url: String,
+        name: String,
+    },
+    /// Another store on a database someone else cleans up (a second replica's view).
+    None,
 }
 
 impl TestDb {
@@ -77,6 +82,13 @@ impl TestDb {
 }
 
 impl TestDb {
+    /// Another store on the same database, with its own pool and cache: what a second replica
+    /// (another process) opens.
+    pub async fn attach(&self) -> TestDb {
+        let store = Store::connect(&self.url).await.expect("connect to the test database");
+        TestDb { store, url: self.url.clone(), cleanup: Cleanup::None }
+    }
+
     /// The values of a one-column text query, read on a connection of its own.
     pub async fn raw_texts(&self, sql: &str) -> Vec<String> {
         use sqlx::Row;
@@ -100,6 +112,7 @@ impl TestDb {
 impl Drop for TestDb {
     fn drop(&mut self) {
         match &self.cleanup {
+            Cleanup::None => {}
             Cleanup::Dir(dir) => {
                 let _ = std::fs::remove_dir_all(dir);
             }
@@ -221,6 +234,14 @@ impl TestApp {
 
     pub fn store(&self) -> &Store {
         &self.db.store
+    }
+
+    /// A second replica of this application: another router over another store (own pool,
+    /// own cache) on the same database. With PostgreSQL, the two share only the database.
+    pub async fn replica(&self, config: ServerConfig) -> TestApp {
+        let db = self.db.attach().await;
+        let router = orgplane_server::app(db.store.clone(), config);
+        TestApp { router, db, backend: self.backend }
     }
 
     /// Sends any request.

@@ -187,6 +187,61 @@ fn with_saml(router: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
         .routes(routes!(saml::saml_token))
 }
 
+/// Documents, on every operation, the answers its extractors give whatever the handler does,
+/// so the document promises every status code the server can send:
+/// - a token is required (`Auth`, `ScimAuth`): 401 (no, unknown, expired or revoked token), 403
+///   (MFA enrolment required, trial ended, or not allowed) and 429 (the API rate limit);
+/// - parameters or a body are read (`Query`, `PathParam`, `Body`): 400 naming the field;
+/// - a body is read: 413 over 1 MiB.
+///
+/// SCIM answers in its own media type, `application/scim+json` (RFC 7644 §3.1), errors included.
+pub fn document_extractor_answers(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, ObjectBuilder, Ref, RefOr, ResponseBuilder};
+    const SCIM: &str = "application/scim+json";
+    for (path, item) in openapi.paths.paths.iter_mut() {
+        let scim = path.starts_with("/scim/");
+        for op in
+            [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch].into_iter().flatten()
+        {
+            let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+            let has_body = op.request_body.is_some();
+            let reads_input = has_body || op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+            let answers = [
+                (secured, "401", "No token, or an unknown, expired or revoked one"),
+                (
+                    secured,
+                    "403",
+                    "Not allowed; or the organization requires MFA enrolment first, or its trial has ended",
+                ),
+                (secured, "429", "Over the organization's rate limit for this route (see Retry-After)"),
+                (reads_input, "400", "A parameter or the body is malformed; `field` names it"),
+                (has_body, "413", "The body is larger than 1 MiB"),
+            ];
+            for (applies, status, description) in answers {
+                if !applies || op.responses.responses.contains_key(status) {
+                    continue;
+                }
+                let content = if scim {
+                    (SCIM, ContentBuilder::new().schema(Some(ObjectBuilder::new())).build())
+                } else {
+                    ("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("Failure"))).build())
+                };
+                let response = ResponseBuilder::new().description(description).content(content.0, content.1).build();
+                op.responses.responses.insert(status.to_string(), RefOr::T(response));
+            }
+            if scim {
+                for response in op.responses.responses.values_mut() {
+                    if let RefOr::T(r) = response
+                        && let Some(json) = r.content.shift_remove("application/json")
+                    {
+                        r.content.insert(SCIM.to_string(), json);
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[cfg(not(feature = "saml"))]
 fn with_saml(router: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
     router

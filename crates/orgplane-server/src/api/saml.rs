@@ -414,13 +414,25 @@ async fn finish(
     }
 }
 
+/// The ACS form (HTTP-POST binding), for the OpenAPI document: `acs` reads the fields itself.
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct AcsForm {
+    /// The IdP's response, base64.
+    #[serde(rename = "SAMLResponse")]
+    pub saml_response: String,
+    /// The organization id, when the IdP sends one back.
+    #[serde(rename = "RelayState")]
+    pub relay_state: Option<String>,
+}
+
 /// The Assertion Consumer Service (HTTP-POST binding): form fields `SAMLResponse` and
 /// `RelayState` (the organization id when present). SP-initiated responses must answer a
 /// request we sent for this organization (each answered once); unsolicited ones are accepted
 /// only when the organization allows IdP-initiated sign-in. Every assertion is accepted once.
 #[utoipa::path(post, path = "/saml/{organizationId}/acs", tag = "sso",
     params(("organizationId" = String, Path, description = "12 digits")),
-    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "SAMLResponse=…&RelayState=…"),
+    request_body(content = AcsForm, content_type = "application/x-www-form-urlencoded", description = "SAMLResponse=…&RelayState=…"),
     responses((status = 200, body = Items<SamlSignIn>), (status = 400, body = Failure), (status = 403, body = Failure), (status = 404, body = Failure), (status = 413, body = Failure)))]
 pub async fn acs(State(state): State<AppState>, PathParam(id): PathParam, req: Request) -> Response {
     // A browser posting the IdP's form signs in to the console; other clients get the token.

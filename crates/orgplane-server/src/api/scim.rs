@@ -151,7 +151,7 @@ impl FromRequestParts<AppState> for ScimAuth {
             d.user_id = Some(caller.token_id.clone());
             d.ip = client_ip(parts).map(|ip| ip.to_string()).or(d.ip.take());
         });
-        state.rate_limiter.check(caller.org, parts)?;
+        state.rate_limiter.check(&state.store, caller.org, parts).await?;
         Ok(ScimAuth(caller))
     }
 }

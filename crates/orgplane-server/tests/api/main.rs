@@ -17,6 +17,7 @@ mod openapi;
 mod organizations;
 mod paging;
 mod password;
+mod replicas;
 mod scim;
 mod signup;
 mod sso;

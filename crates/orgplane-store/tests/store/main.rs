@@ -144,24 +144,13 @@ async fn a_change_on_one_replica_clears_the_other_replicas_cache() {
         .await
         .unwrap();
     let hash = token_hash(&token.secret);
-    // Let both listeners subscribe, then warm replica A's cache.
-    let ready = std::time::Instant::now() + std::time::Duration::from_secs(3);
-    while !(replica_a.cache_active() && replica_b.cache_active()) {
-        assert!(std::time::Instant::now() < ready, "the invalidation listeners never subscribed");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    // Warm replica A's cache.
     assert!(replica_a.caller_for_token(&hash, None).await.unwrap().is_some());
     assert!(replica_a.caller_for_token(&hash, None).await.unwrap().is_some());
 
+    // Revoked through replica B: replica A refuses the token at its very next lookup.
     replica_b.delete_token(org, info.id, Some(&user)).await.unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
-    loop {
-        if replica_a.caller_for_token(&hash, None).await.unwrap().is_none() {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "replica A still accepts a token revoked on replica B");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    assert!(replica_a.caller_for_token(&hash, None).await.unwrap().is_none(), "replica A still accepts the token");
     replica_b.close().await;
 }
 
