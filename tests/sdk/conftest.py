@@ -131,7 +131,7 @@ class Server:
             try:
                 if requests.get(self.base_url + "/healthz", timeout=1).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:  # not up yet, or too busy to answer within the second
                 pass
             if self.proc.poll() is not None or time.time() > deadline:
                 raise RuntimeError("orgplane did not start: " + open(os.path.join(self.dir, "server.log")).read())
