@@ -37,26 +37,33 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
   CARGO_TARGET_DIR=/var/tmp/cargo-fuzz-install cargo install cargo-fuzz --locked --version 0.13.2
 fi
 
-# Two cargo-fuzz packages: the parsers in fuzz/, the whole server in fuzz/server/.
-cd fuzz
+# Two cargo-fuzz packages: the parsers in fuzz/, the whole server in fuzz/server/ (named with
+# --fuzz-dir: from inside fuzz/server, cargo-fuzz would find fuzz/ instead).
 dir_of() {
-  if (cd server && cargo fuzz list) | grep -qx "$1"; then echo fuzz/server; else echo fuzz; fi
+  if cargo fuzz list --fuzz-dir fuzz/server | grep -qx "$1"; then echo fuzz/server; else echo fuzz; fi
 }
-targets=${ORGPLANE_FUZZ_TARGETS:-$(cargo fuzz list; cd server && cargo fuzz list)}
-cd ..
+# libxml2 (under samael's xmlsec verification) leaks about 2 KB per verified response
+# (docs/reliability.md, open): saml_response runs without LeakSanitizer until that is fixed, so
+# that it keeps looking for crashes and wrong acceptances.
+extra_flags() {
+  if [ "$1" = saml_response ]; then echo -detect_leaks=0; fi
+}
+targets=${ORGPLANE_FUZZ_TARGETS:-$(cargo fuzz list --fuzz-dir fuzz; cargo fuzz list --fuzz-dir fuzz/server)}
 status=0
 for target in $targets; do
   echo "== build $target"
-  (cd "$(dir_of "$target")" && cargo fuzz build "$target")
+  cargo fuzz build --fuzz-dir "$(dir_of "$target")" "$target"
 done
 for target in $targets; do
   dir=$(dir_of "$target")
   work=$(mktemp -d "/var/tmp/orgplane-fuzz-$target.XXXXXX")
   log="$work.log"
   mkdir -p "$dir/corpus/$target"
+  if [ -n "$(extra_flags "$target")" ]; then export ASAN_OPTIONS=detect_leaks=0; else unset ASAN_OPTIONS; fi
   echo "== $target: ${SECONDS_PER_TARGET}s from $(find "$dir/corpus/$target" -type f | wc -l) seeds"
-  if (cd "$dir" && unshare --net sh -c 'ip link set lo up && exec "$@"' sh cargo fuzz run "$target" "$work" \
-    "corpus/$target" -- -max_total_time="$SECONDS_PER_TARGET" -max_len=4200 -print_final_stats=1) >"$log" 2>&1; then
+  if unshare --net sh -c 'ip link set lo up && exec "$@"' sh cargo fuzz run --fuzz-dir "$dir" "$target" "$work" \
+    "$dir/corpus/$target" -- -max_total_time="$SECONDS_PER_TARGET" -max_len=4200 -print_final_stats=1 \
+    $(extra_flags "$target") >"$log" 2>&1; then
     grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss_mb)' "$log" || tail -n 5 "$log"
   else
     status=1

@@ -3,8 +3,8 @@ server's resident memory must stay flat (every sample after the warm-up within 1
 sample at the end of the warm-up).
 
 Each client works in its own organization and loops over: reads (accounts, users, policies,
-the audit trail, an explanation), account create → rename → delete, user create → delete,
-policy create → delete, token create → use → revoke. Creates and deletes balance, so the data
+the audit trail, an explanation), account create → rename → delete, user with a personal
+token create → use the token → delete, policy create → delete. Creates and deletes balance, so the data
 stays about the same size while the audit trail grows.
 
 Usage: python stress/soak.py sqlite|postgres [SECONDS] [CLIENTS]   (default 600 s, 4 clients;
@@ -73,19 +73,19 @@ def client_loop(n, base, org, counters, stop):
             call("PUT /setup/account/{id}", "PUT", f"/setup/account/{a}", {"account": {"name": f"soak {tag} renamed"}})
             call("GET /setup/account/{id}", "GET", f"/setup/account/{a}")
             call("DELETE /setup/account/{id}", "DELETE", f"/setup/account/{a}")
-        d = call("POST /setup/user", "POST", "/setup/user",
-                 {"firstName": "Soak", "lastName": f"C{n}", "email": f"soak-{tag}-{uuid.uuid4().hex[:6]}@example.com"})
+        # A person with a personal token: the token is used, then revoked with the person.
+        d = call("POST /setup/user", "POST", "/setup/user?generateToken=true",
+                 {"firstName": "Soak", "lastName": f"C{n}", "email": f"soak-{tag}-{uuid.uuid4().hex[:6]}@example.com",
+                  "role": "editor"})
         if d:
-            call("DELETE /setup/user/{id}", "DELETE", f"/setup/user/{d['response']['items'][0]['userId']}")
+            item = d["response"]["items"][0]
+            call("GET /setup/account (new token)", "GET", "/setup/account",
+                 client=Client(base, item["personalAccessToken"]))
+            call("DELETE /setup/user/{id}", "DELETE", f"/setup/user/{item['userId']}")
         d = call("POST /setup/access/policy", "POST", "/setup/access/policy",
                  {"policy": {"name": f"soak {tag}", "type": "ORGANIZATION", "policyContent": policy}})
         if d:
             call("DELETE /setup/access/policy/{id}", "DELETE", f"/setup/access/policy/{d['response']['items'][0]['id']}")
-        d = call("POST /auth/tokens", "POST", "/auth/tokens", {"name": f"soak {tag}"})
-        if d:
-            item = d["response"]["items"][0]
-            call("GET /setup/account (new token)", "GET", "/setup/account", client=Client(base, item["token"]))
-            call("DELETE /auth/tokens/{id}", "DELETE", f"/auth/tokens/{item['tokenId']}")
 
 
 def main():
