@@ -57,13 +57,13 @@ stats() { sort -n | awk '{ v[NR] = $1 } END { printf "%.3f %.3f", v[1], v[int((N
 bench() {
   local backend=$1 args fresh=() restart=()
   for _ in $(seq 1 "$RUNS"); do
-    mapfile -t args < <(db_args "$backend")
+    db_args "$backend"; args=("${DB_ARGS[@]}")
     fresh+=("$(time_to_ready "${args[@]}")"); stop
     restart+=("$(time_to_ready "${args[@]}")"); stop
   done
   # Memory: a fresh start, idle; then a burst of authorised reads and writes; then idle again.
   local token pid idle_rss busy_rss peak
-  mapfile -t args < <(db_args "$backend")
+  db_args "$backend"; args=("${DB_ARGS[@]}")
   token=$("$BIN" "${args[@]}" admin create-org --name Bench --email bench@example.com --json |
     sed -E 's/.*"token":"([^"]+)".*/\1/')
   time_to_ready "${args[@]}" >/dev/null

@@ -31,21 +31,20 @@ build_release() {
   cargo build --locked --release -p orgplane-cli
 }
 
-# db_args BACKEND: prints the flags that point the binary at a fresh database of BACKEND, one per
-# line (a new SQLite directory, or a new PostgreSQL database dropped at exit).
+# db_args BACKEND: sets DB_ARGS to the flags that point the binary at a fresh database of
+# BACKEND (a new SQLite directory, or a new PostgreSQL database dropped at exit). Not in a
+# subshell: it records what to clean up.
 db_args() {
   case $1 in
     sqlite)
-      local dir
-      dir=$(mktemp -d "$BENCH_TMP/sqlite.XXXXXX")
-      printf '%s\n' --data-dir "$dir"
+      DB_ARGS=(--data-dir "$(mktemp -d "$BENCH_TMP/sqlite.XXXXXX")")
       ;;
     postgres)
       [ -n "$PG_ADMIN_URL" ] || PG_ADMIN_URL=$(scripts/ensure-postgres.sh)
       local name="orgplane_bench_$$_$RANDOM"
       psql -q "$PG_ADMIN_URL" -c "CREATE DATABASE $name" >/dev/null
       BENCH_DBS+=("$name")
-      printf '%s\n' --database-url "${PG_ADMIN_URL%/*}/$name"
+      DB_ARGS=(--database-url "${PG_ADMIN_URL%/*}/$name")
       ;;
     *) echo "unknown backend $1 (sqlite or postgres)" >&2; exit 2 ;;
   esac

@@ -83,7 +83,7 @@ measure() { # SIZE USERS ACCOUNTS: walks and loads both listings; appends rows t
 }
 
 for BACKEND in $BACKENDS; do
-  mapfile -t ARGS < <(db_args "$BACKEND")
+  db_args "$BACKEND"; ARGS=("${DB_ARGS[@]}")
   created=$("$BIN" "${ARGS[@]}" admin create-org --name Scale --email scale@example.com --json)
   ORG=$(echo "$created" | sed -E 's/.*"organizationId":"([0-9]+)".*/\1/')
   TOKEN=$(echo "$created" | sed -E 's/.*"token":"([^"]+)".*/\1/')

@@ -24,7 +24,7 @@ PASSWORD='Sup3r$ecret'
 
 bench() {
   local backend=$1 base="http://127.0.0.1:$PORT" args
-  mapfile -t args < <(db_args "$backend")
+  db_args "$backend"; args=("${DB_ARGS[@]}")
   start_server "$PORT" "${args[@]}"
   # An organization with its admin (a password, for the login), a few accounts and users, and a
   # programmatic user whose token is exchanged.
