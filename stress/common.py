@@ -3,10 +3,12 @@ or PostgreSQL, bootstrap an organization, and talk to it over loopback only.
 
 Every run is bounded (a count and a deadline) and sends traffic to 127.0.0.1 only.
 """
+import atexit
 import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -87,6 +89,18 @@ class Database:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+# Every server process started and not yet stopped: a run that fails (sys.exit) must not leave
+# them holding their ports, where the next run's readiness check would find them instead.
+RUNNING = set()
+
+
+@atexit.register
+def _kill_running():
+    for proc in list(RUNNING):
+        if proc.poll() is None:
+            proc.kill()
+
+
 class Server:
     """One `orgplane serve` process on 127.0.0.1:PORT over a Database."""
 
@@ -106,12 +120,16 @@ class Server:
         self.starts = 0
 
     def start(self, timeout=60):
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", self.port)) == 0:
+                fail(f"port {self.port} is already taken (a server left over from another run?)")
         started = time.monotonic()
         self.log = open(self.log_path, "a")
         self.proc = subprocess.Popen(
             [BIN, *self.args, "serve", "--listen", f"127.0.0.1:{self.port}"],
             stdout=self.log, stderr=self.log, env=self.env,
         )
+        RUNNING.add(self.proc)
         self.starts += 1
         while True:
             try:
@@ -129,6 +147,7 @@ class Server:
         """SIGKILL: no shutdown code runs."""
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(timeout=30)
+        RUNNING.discard(self.proc)
         self.log.close()
 
     def stop(self):
@@ -138,6 +157,7 @@ class Server:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             fail("the server did not stop within 30s of SIGTERM")
+        RUNNING.discard(self.proc)
         self.log.close()
         return code
 

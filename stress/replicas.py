@@ -189,10 +189,15 @@ def revocations(db, reps):
     late_successes, served_before, probes_after = 0, 0, 0
     for r in range(ROUNDS):
         check_deadline()
-        s, d = admin.call("POST", "/auth/tokens", {"name": f"revoked {r}"})
+        # A member with a personal token (the admin has no password, so it cannot mint one for
+        # itself: PASSWORD_REQUIRED); the admin revokes it through the organization's token list.
+        s, d = admin.call("POST", "/setup/user?generateToken=true",
+                          {"firstName": "Revoked", "lastName": f"R{r}", "email": f"revoked-{r}@example.com",
+                           "role": "viewer"})
         if s != 200:
-            fail(f"creating a token: {s} {d}")
-        token_id, secret = d["response"]["items"][0]["tokenId"], d["response"]["items"][0]["token"]
+            fail(f"creating a member with a token: {s} {d}")
+        user_id, secret = d["response"]["items"][0]["userId"], d["response"]["items"][0]["personalAccessToken"]
+        token_id = [t["tokenId"] for t in admin.items("/setup/organization/token") if t["userId"] == user_id][0]
         stop = threading.Event()
         revoked_at = [None]
         records = []
@@ -210,7 +215,7 @@ def revocations(db, reps):
         for t in threads:
             t.start()
         time.sleep(0.4)
-        s, d = admin.call("DELETE", f"/auth/tokens/{token_id}", base=reps.bases[r % 2])
+        s, d = admin.call("DELETE", f"/setup/organization/token/{token_id}", base=reps.bases[r % 2])
         revoked_at[0] = time.monotonic()
         if s != 200:
             fail(f"revoking: {s} {d}")
