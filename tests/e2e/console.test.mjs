@@ -276,6 +276,7 @@ for (const backend of backends) {
         assert.equal((await fetch(`${idp.base}/sp`, { method: "POST", body: spMetadata })).status, 200);
         await page.locator("#user-menu summary").click();
         await page.getByRole("button", { name: "Sign out" }).click();
+        await page.waitForURL("**/console/signin");
         await page.getByRole("link", { name: "Sign in with SSO" }).click();
         await page.getByLabel("Work email").fill(`someone.else.${backend}@example.com`);
         await page.getByRole("button", { name: "Continue" }).click();
@@ -299,6 +300,8 @@ for (const backend of backends) {
         await shot("viewer-refused");
         await page.locator("#user-menu summary").click();
         await page.getByRole("button", { name: "Sign out" }).click();
+        // Let the sign-out's redirect finish: the next step's goto would otherwise interrupt it.
+        await page.waitForURL("**/console/signin");
       });
 
       await t.test("sign in with a recovery code, view a bill with its charts and download its PDF", async () => {

@@ -299,9 +299,13 @@ pub(crate) async fn insert_membership(
         let name: String = row.try_get("name").map_err(db)?;
         return Err(in_family(&name));
     }
-    sqlx::query(
+    // A concurrent request that added the same person to this organization first meets the
+    // primary key (nothing inserted: "already a member"); one that added them to another
+    // organization of the family meets the family index (the error).
+    let done = sqlx::query(
         "INSERT INTO memberships (organization_id, user_id, role, created_at, family_id) \
-         SELECT $1, $2, $3, $4, family_id FROM organizations WHERE id = $1",
+         SELECT $1, $2, $3, $4, family_id FROM organizations WHERE id = $1 \
+         ON CONFLICT (organization_id, user_id) DO NOTHING",
     )
     .bind(org.as_i64())
     .bind(user.as_str())
@@ -310,7 +314,14 @@ pub(crate) async fn insert_membership(
     .execute(&mut *conn)
     .await
     .map_err(|e| if is_unique_violation(&e) { in_family("another organization") } else { db(e) })?;
+    if done.rows_affected() == 0 {
+        return Err(already_member());
+    }
     Ok(())
+}
+
+pub(crate) fn already_member() -> Error {
+    Error::invalid("USER_ALREADY_EXISTS", "body.email", "this person is already a member of the organization")
 }
 
 fn in_family(other: &str) -> Error {

@@ -79,11 +79,7 @@ impl Store {
             Some(row) => {
                 let id = UserId::from_stored(row.try_get("id").map_err(db)?);
                 if member_role(&mut tx, org, &id).await?.is_some() {
-                    return Err(Error::invalid(
-                        "USER_ALREADY_EXISTS",
-                        "body.email",
-                        "this person is already a member of the organization",
-                    ));
+                    return Err(crate::orgs::already_member());
                 }
                 (id, false)
             }

@@ -105,3 +105,32 @@ async fn concurrent_deletes_of_one_thing_succeed_once_and_are_recorded_once() {
         assert_eq!(recorded, vec!["5".to_string()], "{action}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_adds_of_one_person_to_one_organization_answer_already_a_member() {
+    let Some(a) = TestApp::spawn(Backend::Postgres).await else {
+        eprintln!("ORGPLANE_TEST_POSTGRES_URL is not set: replica test not run");
+        return;
+    };
+    let b = a.replica(ServerConfig::default()).await;
+    let t = a.signup("adds-same-person@example.com").await;
+    for round in 0..5 {
+        // Someone who already exists (a member of an organization of their own), so the requests
+        // race for the membership, not for the identity.
+        let email = format!("existing-{round}@example.com");
+        a.signup(&email).await;
+        let body = json!({"firstName": "Same", "lastName": "Person", "email": email, "role": "viewer"});
+        let adds = (0..6).map(|i| {
+            if i % 2 == 0 {
+                a.post("/setup/user", &t.token, body.clone())
+            } else {
+                b.post("/setup/user", &t.token, body.clone())
+            }
+        });
+        let answers = futures_util::future::join_all(adds).await;
+        assert_eq!(answers.iter().filter(|r| r.status == 200).count(), 1, "round {round}");
+        for refused in answers.iter().filter(|r| r.status != 200) {
+            refused.assert_error(400, "USER_ALREADY_EXISTS", Some("body.email"));
+        }
+    }
+}
