@@ -287,21 +287,12 @@ async fn main() -> anyhow::Result<()> {
             let id = orgplane_domain::ids::OrgId::parse(&org).map_err(|e| anyhow::anyhow!("--org: {e}"))?;
             let bar = indicatif::ProgressBar::new(users + accounts);
             let started = std::time::Instant::now();
-            let draft = Draft {
-                kind: Some(orgplane_domain::audit::Kind {
-                    action: "setup:seedDirectory",
-                    action_type: "Seed synthetic users and accounts (operator)",
-                    namespace: "GENERAL",
-                    resource_type: "organization",
-                    anonymous: false,
-                }),
-                org: Some(id),
-                resource_id: Some(id.to_string()),
-                source: "cli".into(),
-                url: "orgplane admin seed".into(),
-                body: serde_json::json!({ "users": users, "accounts": accounts }),
-                ..Default::default()
-            };
+            let draft = operator_draft(
+                id,
+                ("setup:seedDirectory", "Seed synthetic users and accounts (operator)"),
+                "orgplane admin seed",
+                serde_json::json!({ "users": users, "accounts": accounts }),
+            );
             let seeded = recording(draft, store.seed_directory(id, users, accounts, |n| bar.set_position(n))).await.0?;
             bar.finish_and_clear();
             let secs = started.elapsed().as_secs_f64();
@@ -316,21 +307,12 @@ async fn main() -> anyhow::Result<()> {
         Command::Admin { command: AdminCommand::SetPlan { org, plan } } => {
             let id = orgplane_domain::ids::OrgId::parse(&org).map_err(|e| anyhow::anyhow!("--org: {e}"))?;
             let plan = orgplane_domain::plan::Plan::parse(&plan).expect("clap checked the value");
-            let draft = Draft {
-                kind: Some(orgplane_domain::audit::Kind {
-                    action: "billing:setPlan",
-                    action_type: "Set plan (operator)",
-                    namespace: "GENERAL",
-                    resource_type: "organization",
-                    anonymous: false,
-                }),
-                org: Some(id),
-                resource_id: Some(id.to_string()),
-                source: "cli".into(),
-                url: "orgplane admin set-plan".into(),
-                body: serde_json::json!({ "plan": plan.as_str() }),
-                ..Default::default()
-            };
+            let draft = operator_draft(
+                id,
+                ("billing:setPlan", "Set plan (operator)"),
+                "orgplane admin set-plan",
+                serde_json::json!({ "plan": plan.as_str() }),
+            );
             recording(draft, store.set_plan(id, plan)).await.0?;
             println!("organization {id} is now on the {} plan", plan.as_str());
         }
@@ -425,4 +407,29 @@ async fn create_org(
         println!("personal token (shown once, store it now): {}", token.secret);
     }
     Ok(())
+}
+
+/// The audit event of an operator's command on one organization: recorded in its trail with the
+/// command line as source, so what an operator did is as visible as what the API did.
+fn operator_draft(
+    org: orgplane_domain::ids::OrgId,
+    (action, action_type): (&'static str, &'static str),
+    command: &str,
+    body: serde_json::Value,
+) -> Draft {
+    Draft {
+        kind: Some(orgplane_domain::audit::Kind {
+            action,
+            action_type,
+            namespace: "GENERAL",
+            resource_type: "organization",
+            anonymous: false,
+        }),
+        org: Some(org),
+        resource_id: Some(org.to_string()),
+        source: "cli".into(),
+        url: command.into(),
+        body,
+        ..Default::default()
+    }
 }
