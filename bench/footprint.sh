@@ -52,7 +52,7 @@ trap '[ -f "$BENCH_TMP/pid" ] && stop; bench_cleanup' EXIT
 
 rss_mb() { awk '/^VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
 
-stats() { sort -n | awk '{ v[NR] = $1 } END { printf "%.3f %.3f", v[1], v[int((NR + 1) / 2)] }'; }
+stats() { sort -n | awk '{ v[NR] = $1 } END { printf "%.3f %.3f\n", v[1], v[int((NR + 1) / 2)] }'; }
 
 bench() {
   local backend=$1 args fresh=() restart=()

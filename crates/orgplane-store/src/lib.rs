@@ -75,6 +75,7 @@ pub struct Store {
     backend: Backend,
     cache: std::sync::Arc<cache::Cache>,
     rates: std::sync::Arc<rate_limits::RateCounters>,
+    epoch_reads: std::sync::Arc<cache::EpochReads>,
 }
 
 impl std::fmt::Debug for Store {
@@ -118,7 +119,7 @@ impl Store {
             .await
             .map_err(|e| Error::internal(format!("connecting to the database: {e}")))?;
         let cache = std::sync::Arc::new(cache::Cache::new());
-        Ok(Store { pool, backend, cache, rates: Default::default() })
+        Ok(Store { pool, backend, cache, rates: Default::default(), epoch_reads: Default::default() })
     }
 
     /// Every successful mutation calls this after its commit: it clears the read cache here and,
@@ -137,13 +138,26 @@ impl Store {
     /// PostgreSQL: brings this replica's read cache in step with every replica's changes; called
     /// before each cached lookup. SQLite serves one process, whose changes clear the cache
     /// directly.
+    ///
+    /// Concurrent callers share reads: a caller waits for a read that *began after it arrived*
+    /// (so it sees every change acknowledged before then, on any replica) and any number of
+    /// callers take the same one. Under load that is one round trip per round trip's worth of
+    /// requests instead of one per lookup.
     pub(crate) async fn sync_cache(&self) -> Result<()> {
-        if self.backend == Backend::Postgres {
-            use sqlx::Row;
-            let row =
-                sqlx::query("SELECT last_value FROM orgplane_cache_epoch").fetch_one(&self.pool).await.map_err(db)?;
-            self.cache.sync(row.try_get::<i64, _>(0).map_err(db)?);
+        if self.backend != Backend::Postgres {
+            return Ok(());
         }
+        let reads = &self.epoch_reads;
+        let arrival = reads.arrival();
+        let _turn = reads.turn.lock().await;
+        if reads.answered(arrival) {
+            return Ok(());
+        }
+        let read = reads.begin();
+        use sqlx::Row;
+        let row = sqlx::query("SELECT last_value FROM orgplane_cache_epoch").fetch_one(&self.pool).await.map_err(db)?;
+        self.cache.sync(row.try_get::<i64, _>(0).map_err(db)?);
+        reads.finish(read);
         Ok(())
     }
 

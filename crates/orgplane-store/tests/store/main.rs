@@ -126,8 +126,8 @@ both_backends!(deleting_an_organization_keeps_people_in_their_other_organization
     assert!(store.find_credentials("multi@example.com").await.unwrap().is_some());
 });
 
-/// Two replicas on one PostgreSQL database: a revocation on one is seen by the other within
-/// moments (LISTEN/NOTIFY clears its cache), not after the cache's 30-second bound.
+/// Two replicas on one PostgreSQL database: a revocation on one is seen by the other at its very
+/// next lookup (the shared change counter clears its cache), not after the cache's 30-second bound.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_on_one_replica_clears_the_other_replicas_cache() {
     use orgplane_domain::secret::{TokenKind, new_token, token_hash};
@@ -152,6 +152,45 @@ async fn a_change_on_one_replica_clears_the_other_replicas_cache() {
     replica_b.delete_token(org, info.id, Some(&user)).await.unwrap();
     assert!(replica_a.caller_for_token(&hash, None).await.unwrap().is_none(), "replica A still accepts the token");
     replica_b.close().await;
+}
+
+/// Requests counted at once through two replicas against one rate-limit budget: exactly the cap
+/// is let through, and the counted requests saw the counts 1..=cap once each, however the
+/// requests were batched into upserts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_counts_through_two_replicas_let_exactly_the_cap_through() {
+    use orgplane_domain::ids::OrgId;
+    let Some(db) = TestDb::new(Backend::Postgres).await else {
+        eprintln!("ORGPLANE_TEST_POSTGRES_URL is not set: replica test not run");
+        return;
+    };
+    let replicas = [db.store.clone(), Store::connect(&db.url).await.unwrap()];
+    let org = OrgId::parse("606000000123").unwrap();
+    // A window ahead of the clock: no other test's pruning reaches it.
+    let (route, window, cap) = (7, orgplane_store::now_ms() / 60_000 + 1_000, 200);
+    let tasks: Vec<_> = (0..300)
+        .map(|i| {
+            let store = replicas[i % 2].clone();
+            tokio::spawn(async move { store.count_request(org, route, window, |_| cap).await.unwrap() })
+        })
+        .collect();
+    let mut seen = Vec::new();
+    for t in tasks {
+        let count = t.await.unwrap();
+        if count.counted {
+            seen.push(count.current);
+        } else {
+            assert_eq!(count.current, cap, "a refused request saw a full window: {count:?}");
+        }
+    }
+    seen.sort_unstable();
+    assert_eq!(seen, (1..=cap).collect::<Vec<_>>());
+    let after = replicas[1].count_request(org, route, window, |_| cap).await.unwrap();
+    assert!(!after.counted);
+    // The next window starts from zero and knows the previous one's count.
+    let next = replicas[0].count_request(org, route, window + 1, |previous| previous + 1).await.unwrap();
+    assert_eq!((next.previous, next.current, next.counted), (cap, 1, true));
+    replicas[1].close().await;
 }
 
 both_backends!(cached_account_lists_follow_every_change, |app| {
