@@ -154,15 +154,36 @@ impl Worker {
         }
     }
 
-    /// Runs passes every `every` until the process ends.
-    pub fn spawn(self, every: Duration) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move {
+    /// Runs passes every `every` until `Running::stop`.
+    pub fn spawn(self, every: Duration) -> Running {
+        let stop = std::sync::Arc::new(tokio::sync::Notify::new());
+        let stopped = stop.clone();
+        let task = tokio::spawn(async move {
             loop {
                 if let Err(e) = self.run_once().await {
                     tracing::error!(error = %e, "outbox pass failed");
                 }
-                tokio::time::sleep(every).await;
+                tokio::select! {
+                    () = tokio::time::sleep(every) => {}
+                    () = stopped.notified() => return,
+                }
             }
-        })
+        });
+        Running { stop, task }
+    }
+}
+
+/// A spawned worker.
+pub struct Running {
+    stop: std::sync::Arc<tokio::sync::Notify>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Lets the pass in progress finish (a message half sent is not left to be sent twice),
+    /// then ends the worker: called before the store's pool closes.
+    pub async fn stop(self) {
+        self.stop.notify_one();
+        let _ = self.task.await;
     }
 }
