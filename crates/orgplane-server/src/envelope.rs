@@ -7,7 +7,8 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// What the envelope says about the request being answered.
 #[derive(Debug, Clone)]
@@ -32,22 +33,59 @@ pub fn answering<R>(ctx: RequestContext, f: impl FnOnce() -> R) -> R {
     REQUEST.sync_scope(ctx, f)
 }
 
-fn request_json() -> Value {
-    REQUEST
-        .try_with(|r| json!({ "id": r.id, "url": r.url, "method": r.method, "timestamp": r.timestamp }))
-        .unwrap_or_else(|_| json!({}))
-}
-
-/// Renders `response` into the envelope with the given status.
-pub(crate) fn render(status: StatusCode, mut response: serde_json::Map<String, Value>) -> Response {
-    response.insert(
-        "status".into(),
-        json!({ "code": status.as_u16(), "message": status.canonical_reason().unwrap_or("") }),
-    );
-    let body = json!({ "request": request_json(), "response": response });
-    let mut res = (status, body.to_string()).into_response();
+/// Writes `{"request": …, "response": response}` straight into the body: no intermediate JSON
+/// tree (the items of a long list would otherwise become one map per object first).
+fn envelope(status: StatusCode, response: &impl Serialize) -> Response {
+    #[derive(Serialize)]
+    struct Envelope<'a, R> {
+        request: RequestPart<'a>,
+        response: &'a R,
+    }
+    #[derive(Serialize)]
+    #[serde(untagged)]
+    enum RequestPart<'a> {
+        Known { id: &'a str, url: &'a str, method: &'a str, timestamp: &'a str },
+        /// Outside a request (benchmarks, tests of the encoder): `{}`.
+        Unknown {},
+    }
+    fn encode<R: Serialize>(request: RequestPart<'_>, response: &R) -> String {
+        serde_json::to_string(&Envelope { request, response }).expect("envelopes serialise")
+    }
+    let body = REQUEST
+        .try_with(|r| {
+            let request = RequestPart::Known { id: &r.id, url: &r.url, method: &r.method, timestamp: &r.timestamp };
+            encode(request, response)
+        })
+        .unwrap_or_else(|_| encode(RequestPart::Unknown {}, response));
+    let mut res = (status, body).into_response();
     res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     res
+}
+
+#[derive(Serialize)]
+struct StatusPart {
+    code: u16,
+    message: &'static str,
+}
+
+impl StatusPart {
+    fn of(status: StatusCode) -> Self {
+        StatusPart { code: status.as_u16(), message: status.canonical_reason().unwrap_or("") }
+    }
+}
+
+/// Renders `response` (an error's fields) into the envelope with the given status.
+pub(crate) fn render(status: StatusCode, mut response: serde_json::Map<String, Value>) -> Response {
+    response.insert("status".into(), serde_json::to_value(StatusPart::of(status)).expect("serialises"));
+    envelope(status, &response)
+}
+
+/// One item of a reply, already encoded as JSON.
+pub type Encoded = Box<RawValue>;
+
+/// Encodes one item of a reply.
+pub fn encode(item: impl Serialize) -> Encoded {
+    serde_json::value::to_raw_value(&item).expect("wire types serialise")
 }
 
 /// A successful answer: 200 with items of one `kind`, or with the status alone.
@@ -56,43 +94,71 @@ pub enum Reply {
     /// Action responses (update, delete, mapping changes): `request` + `response.status`.
     Done,
     /// Item responses: `kind`, `items`, `count`.
-    Items { kind: &'static str, items: Vec<Value> },
+    Items { kind: &'static str, items: Vec<Encoded> },
     /// An update that reports how many records it changed (`response.affectedRows`), as Spot's
     /// event-subscription update does.
     Affected(u64),
     /// One page of a longer list: as `Items`, plus `paginationInfo.nextCursor` when more follow.
-    Page { kind: &'static str, items: Vec<Value>, next_cursor: Option<String> },
+    Page { kind: &'static str, items: Vec<Encoded>, next_cursor: Option<String> },
 }
 
 impl Reply {
     pub fn items<T: Serialize>(kind: &'static str, items: impl IntoIterator<Item = T>) -> Self {
-        let items = items.into_iter().map(|i| serde_json::to_value(i).expect("wire types serialise")).collect();
-        Reply::Items { kind, items }
+        Reply::Items { kind, items: items.into_iter().map(encode).collect() }
     }
 
     pub fn item<T: Serialize>(kind: &'static str, item: T) -> Self {
         Reply::items(kind, [item])
     }
+
+    pub fn page<T: Serialize>(kind: &'static str, items: impl IntoIterator<Item = T>, next_cursor: Option<String>) -> Self {
+        Reply::Page { kind, items: items.into_iter().map(encode).collect(), next_cursor }
+    }
 }
 
 impl IntoResponse for Reply {
     fn into_response(self) -> Response {
-        let mut response = serde_json::Map::new();
-        let (kind, items, next_cursor) = match self {
-            Reply::Done => return render(StatusCode::OK, response),
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Success<'a> {
+            status: StatusPart,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            kind: Option<&'static str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            items: Option<&'a [Encoded]>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            count: Option<usize>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            pagination_info: Option<Pagination<'a>>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            affected_rows: Option<u64>,
+        }
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Pagination<'a> {
+            next_cursor: &'a str,
+        }
+        let mut success = Success {
+            status: StatusPart::of(StatusCode::OK),
+            kind: None,
+            items: None,
+            count: None,
+            pagination_info: None,
+            affected_rows: None,
+        };
+        let (kind, items, next_cursor) = match &self {
+            Reply::Done => return envelope(StatusCode::OK, &success),
             Reply::Affected(n) => {
-                response.insert("affectedRows".into(), json!(n));
-                return render(StatusCode::OK, response);
+                success.affected_rows = Some(*n);
+                return envelope(StatusCode::OK, &success);
             }
             Reply::Items { kind, items } => (kind, items, None),
-            Reply::Page { kind, items, next_cursor } => (kind, items, next_cursor),
+            Reply::Page { kind, items, next_cursor } => (kind, items, next_cursor.as_deref()),
         };
-        response.insert("kind".into(), json!(kind));
-        response.insert("count".into(), json!(items.len()));
-        response.insert("items".into(), Value::Array(items));
-        if let Some(cursor) = next_cursor {
-            response.insert("paginationInfo".into(), json!({ "nextCursor": cursor }));
-        }
-        render(StatusCode::OK, response)
+        success.kind = Some(kind);
+        success.items = Some(items);
+        success.count = Some(items.len());
+        success.pagination_info = next_cursor.map(|next_cursor| Pagination { next_cursor });
+        envelope(StatusCode::OK, &success)
     }
 }

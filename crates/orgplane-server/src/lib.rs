@@ -58,8 +58,19 @@ impl Default for ServerConfig {
     }
 }
 
+/// What every handler can reach. One `Arc`: axum clones the state for each extractor and layer
+/// of every request, so a clone is one counter increment, not one per service.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+pub struct Services {
     pub store: Store,
     pub config: Arc<ServerConfig>,
     pub rate_limiter: Arc<rate_limit::RateLimiter>,
@@ -83,7 +94,7 @@ pub fn app(store: Store, config: ServerConfig) -> Router {
     };
     let azure = Arc::new(orgplane_cloud::AzureChecker::new(config.azure.clone()));
     let gcp = Arc::new(orgplane_cloud::GcpChecker::new(config.gcp.clone()));
-    let state = AppState { store, config: Arc::new(config), rate_limiter, aws, azure, gcp, webauthn };
+    let state = AppState(Arc::new(Services { store, config: Arc::new(config), rate_limiter, aws, azure, gcp, webauthn }));
     let (router, mut openapi) = api::router().split_for_parts();
     api::document_extractor_answers(&mut openapi);
     let router = router.route_layer(middleware::from_fn_with_state(state.clone(), audit::record));
@@ -117,7 +128,7 @@ async fn request_context(req: Request, next: Next) -> Response {
     let started = Instant::now();
     let rate = Arc::new(std::sync::Mutex::new(None));
     let ctx = RequestContext { rate: rate.clone(), ..ctx };
-    let mut res = REQUEST.scope(ctx, next.run(req)).instrument(span.clone()).await;
+    let mut res = REQUEST.scope(ctx, orgplane_store::one_request(next.run(req))).instrument(span.clone()).await;
     if let Some(info) = rate.lock().expect("rate info lock").take() {
         rate_limit::add_headers(res.headers_mut(), &info);
     }

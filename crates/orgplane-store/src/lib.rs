@@ -8,6 +8,8 @@
 //!
 //! Every method that touches tenant data takes the organization id, and every query filters on it.
 
+use std::cell::Cell;
+
 mod accounts;
 pub mod audit;
 mod cache;
@@ -78,6 +80,20 @@ pub struct Store {
     epoch_reads: std::sync::Arc<cache::EpochReads>,
 }
 
+tokio::task_local! {
+    /// Within `one_request`: whether the request's cache is already in step with the changes
+    /// every replica acknowledged before it arrived.
+    static REQUEST_IN_STEP: Cell<bool>;
+}
+
+/// Runs one API request. Its first cached lookup brings the cache in step with other replicas
+/// (PostgreSQL); the later ones in the same request need not, since what a request must see is
+/// every change acknowledged before it arrived. This replica's own changes clear the cache
+/// directly, so a request still reads its own writes.
+pub async fn one_request<F: std::future::Future>(work: F) -> F::Output {
+    REQUEST_IN_STEP.scope(Cell::new(false), work).await
+}
+
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store").field("backend", &self.backend).finish_non_exhaustive()
@@ -136,15 +152,15 @@ impl Store {
     }
 
     /// PostgreSQL: brings this replica's read cache in step with every replica's changes; called
-    /// before each cached lookup. SQLite serves one process, whose changes clear the cache
-    /// directly.
+    /// before each cached lookup, and within `one_request` only before the request's first.
+    /// SQLite serves one process, whose changes clear the cache directly.
     ///
     /// Concurrent callers share reads: a caller waits for a read that *began after it arrived*
     /// (so it sees every change acknowledged before then, on any replica) and any number of
     /// callers take the same one. Under load that is one round trip per round trip's worth of
     /// requests instead of one per lookup.
     pub(crate) async fn sync_cache(&self) -> Result<()> {
-        if self.backend != Backend::Postgres {
+        if self.backend != Backend::Postgres || REQUEST_IN_STEP.try_with(Cell::get).unwrap_or(false) {
             return Ok(());
         }
         let reads = &self.epoch_reads;
@@ -158,6 +174,7 @@ impl Store {
         let row = sqlx::query("SELECT last_value FROM orgplane_cache_epoch").fetch_one(&self.pool).await.map_err(db)?;
         self.cache.sync(row.try_get::<i64, _>(0).map_err(db)?);
         reads.finish(read);
+        let _ = REQUEST_IN_STEP.try_with(|in_step| in_step.set(true));
         Ok(())
     }
 

@@ -195,8 +195,7 @@ pub async fn list(State(state): State<AppState>, Auth(caller): Auth, q: Query<Li
     let events = state.store.audit_events(&f, before, limit + 1).await?;
     let (events, more) = super::paging::split(events, limit);
     let next_cursor = more.then(|| events.last().map(|e| e.seq.to_string())).flatten();
-    let items = events.into_iter().map(AuditEvent::from).map(|e| serde_json::to_value(e).expect("serialises"));
-    Ok(Reply::Page { kind: KIND, items: items.collect(), next_cursor })
+    Ok(Reply::page(KIND, events.into_iter().map(AuditEvent::from), next_cursor))
 }
 
 /// Every matching event, oldest first, streamed as CSV (`format=csv`, the default) or JSON

@@ -68,8 +68,7 @@ pub async fn list(State(state): State<AppState>, Auth(caller): Auth, q: Query<In
         created_at: to_spot(i.created_at),
         read: i.read_at.is_some(),
     });
-    let items = entries.map(|e| serde_json::to_value(e).expect("serialises")).collect();
-    Ok(Reply::Page { kind: KIND, items, next_cursor })
+    Ok(Reply::page(KIND, entries, next_cursor))
 }
 
 #[derive(Serialize, ToSchema)]

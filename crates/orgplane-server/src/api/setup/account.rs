@@ -161,9 +161,7 @@ pub async fn list(State(state): State<AppState>, Auth(caller): Auth, q: Query<Li
         true => super::super::paging::encode(i64::MIN, ""),
         false => super::super::paging::encode(a.created_at, a.id.as_str()),
     });
-    let items = rows.into_iter().filter(visible).map(AccountItem::from);
-    let items = items.map(|i| serde_json::to_value(i).expect("wire types serialise")).collect();
-    Ok(Reply::Page { kind: KIND, items, next_cursor })
+    Ok(Reply::page(KIND, rows.into_iter().filter(visible).map(AccountItem::from), next_cursor))
 }
 
 /// One account.

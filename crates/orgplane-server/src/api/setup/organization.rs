@@ -259,9 +259,8 @@ pub async fn users(
             state.store.org_users_page(caller.org_id, after.as_ref().map(|(at, id)| (*at, id)), limit + 1).await?;
         let (rows, more) = paging::split(rows, limit);
         let next_cursor = rows.last().filter(|_| more).map(|u| paging::encode(u.created_at, u.user_id.as_str()));
-        let items = rows.into_iter().map(|u| serde_json::to_value(OrgUserItem::from(u)).expect("wire types serialise"));
-        return Ok(Reply::Page { kind: "spotinst:setup:organization:user", items: items.collect(), next_cursor }
-            .into_response());
+        let items = rows.into_iter().map(OrgUserItem::from);
+        return Ok(Reply::page("spotinst:setup:organization:user", items, next_cursor).into_response());
     }
     let items: Vec<OrgUserItem> =
         state.store.list_org_users(caller.org_id).await?.into_iter().map(OrgUserItem::from).collect();
