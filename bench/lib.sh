@@ -77,7 +77,13 @@ stop_server() {
 wrk_run() {
   local name=$1 url=$2 conns=$3; shift 3
   local out="$BENCH_TMP/$name.txt"
-  wrk -t2 -c"$conns" -d"${DURATION}s" --timeout 10s --latency "$@" "$url" >"$out"
+  # The URL before the extra arguments: a script's own arguments follow `--`. `|| exit`: errexit
+  # does not reach into the command substitution this runs in.
+  wrk -t2 -c"$conns" -d"${DURATION}s" --timeout 10s --latency "$url" "$@" >"$out" || {
+    echo "$name: wrk failed:" >&2
+    cat "$out" >&2
+    exit 1
+  }
   if grep -qE 'Non-2xx|Socket errors' "$out"; then
     echo "$name: errors in the run:" >&2
     cat "$out" >&2
