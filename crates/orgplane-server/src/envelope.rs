@@ -44,7 +44,12 @@ fn envelope(status: StatusCode, response: &impl Serialize) -> Response {
     #[derive(Serialize)]
     #[serde(untagged)]
     enum RequestPart<'a> {
-        Known { id: &'a str, url: &'a str, method: &'a str, timestamp: &'a str },
+        Known {
+            id: &'a str,
+            url: &'a str,
+            method: &'a str,
+            timestamp: &'a str,
+        },
         /// Outside a request (benchmarks, tests of the encoder): `{}`.
         Unknown {},
     }
@@ -111,7 +116,11 @@ impl Reply {
         Reply::items(kind, [item])
     }
 
-    pub fn page<T: Serialize>(kind: &'static str, items: impl IntoIterator<Item = T>, next_cursor: Option<String>) -> Self {
+    pub fn page<T: Serialize>(
+        kind: &'static str,
+        items: impl IntoIterator<Item = T>,
+        next_cursor: Option<String>,
+    ) -> Self {
         Reply::Page { kind, items: items.into_iter().map(encode).collect(), next_cursor }
     }
 }

@@ -94,7 +94,8 @@ pub fn app(store: Store, config: ServerConfig) -> Router {
     };
     let azure = Arc::new(orgplane_cloud::AzureChecker::new(config.azure.clone()));
     let gcp = Arc::new(orgplane_cloud::GcpChecker::new(config.gcp.clone()));
-    let state = AppState(Arc::new(Services { store, config: Arc::new(config), rate_limiter, aws, azure, gcp, webauthn }));
+    let state =
+        AppState(Arc::new(Services { store, config: Arc::new(config), rate_limiter, aws, azure, gcp, webauthn }));
     let (router, mut openapi) = api::router().split_for_parts();
     api::document_extractor_answers(&mut openapi);
     let router = router.route_layer(middleware::from_fn_with_state(state.clone(), audit::record));

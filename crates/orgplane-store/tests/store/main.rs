@@ -154,6 +154,36 @@ async fn a_change_on_one_replica_clears_the_other_replicas_cache() {
     replica_b.close().await;
 }
 
+/// Within one request the cache is brought in step with the other replicas once, at its first
+/// lookup (what a request must see is every change acknowledged before it arrived); the next
+/// request sees what another replica changed in between.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_syncs_with_other_replicas_once_and_the_next_request_sees_their_changes() {
+    use orgplane_domain::secret::{TokenKind, new_token, token_hash};
+    let Some(db) = TestDb::new(Backend::Postgres).await else {
+        eprintln!("ORGPLANE_TEST_POSTGRES_URL is not set: replica test not run");
+        return;
+    };
+    let (a, b) = (db.store.clone(), Store::connect(&db.url).await.unwrap());
+    let (org, _, user) = a.register(&registration("onerequest@example.com")).await.unwrap();
+    let token = new_token(TokenKind::Personal);
+    let info =
+        a.insert_token(TokenKind::Personal, &user, org, Some("t"), &token, None, &Default::default()).await.unwrap();
+    let hash = token_hash(&token.secret);
+    orgplane_store::one_request(async {
+        assert!(a.caller_for_token(&hash, None).await.unwrap().is_some());
+        b.delete_token(org, info.id, Some(&user)).await.unwrap();
+        assert!(
+            a.caller_for_token(&hash, None).await.unwrap().is_some(),
+            "a request that began before the revocation keeps its view"
+        );
+    })
+    .await;
+    let next = orgplane_store::one_request(a.caller_for_token(&hash, None)).await.unwrap();
+    assert!(next.is_none(), "the next request still accepts the revoked token");
+    b.close().await;
+}
+
 /// Requests counted at once through two replicas against one rate-limit budget: exactly the cap
 /// is let through, and the counted requests saw the counts 1..=cap once each, however the
 /// requests were batched into upserts.
