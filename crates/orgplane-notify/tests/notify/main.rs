@@ -348,3 +348,27 @@ both_backends!(a_receiver_that_does_not_answer_in_time_is_retried_and_nothing_is
     assert_eq!(hook.attempts, 1);
     assert!(hook.last_error.as_deref().unwrap().contains("webhook request"), "{hook:?}");
 });
+
+// A spawned worker delivers what is queued, and `stop` ends it between passes rather than
+// waiting out its interval; nothing queued afterwards is touched.
+both_backends!(a_stopped_worker_ends_between_passes, |app| {
+    let Some(smtp) = Smtp::start() else { return };
+    let store: Store = app.store().clone();
+    store.enqueue_email(&email(1)).await.unwrap();
+    let running = Worker::new(store.clone(), Some(Mailer::new(&config(smtp.port)).unwrap()), webhooks())
+        .spawn(std::time::Duration::from_secs(3600));
+    for _ in 0..200 {
+        if smtp.messages().len() == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(smtp.messages().len(), 1, "the first pass delivers the queued message");
+    tokio::time::timeout(std::time::Duration::from_secs(5), running.stop())
+        .await
+        .expect("stop does not wait out the hour-long interval");
+    store.enqueue_email(&email(2)).await.unwrap();
+    assert_eq!(store.outbox_messages(Status::Pending).await.unwrap().len(), 1, "a stopped worker sends nothing more");
+    // The store is still usable after the worker stopped (the server closes the pool only then).
+    store.ping().await.unwrap();
+});
