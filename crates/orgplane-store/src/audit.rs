@@ -55,21 +55,26 @@ pub fn note(change: impl FnOnce(&mut Draft)) {
     let _ = DRAFT.try_with(|cell| change(&mut cell.lock().expect("audit draft lock")));
 }
 
-/// Names the resource a change created, when it is what the recorded request is about (a
-/// registration creates a person too, but is about the organization).
+/// Names the resource a change created in the draft of the request being recorded.
 pub fn created(resource_type: &str, id: &str) {
-    note(|d| {
-        if d.resource_id.is_none() && d.kind.is_some_and(|k| k.resource_type == resource_type) {
-            d.resource_id = Some(id.to_string());
+    note(|d| d.created(resource_type, id));
+}
+
+impl Draft {
+    /// Names the resource a change created, when it is what the recorded request is about (a
+    /// registration creates a person too, but is about the organization).
+    pub fn created(&mut self, resource_type: &str, id: &str) {
+        if self.resource_id.is_none() && self.kind.is_some_and(|k| k.resource_type == resource_type) {
+            self.resource_id = Some(id.to_string());
             if resource_type == "account" {
-                d.account_id.get_or_insert_with(|| id.to_string());
+                self.account_id.get_or_insert_with(|| id.to_string());
             }
         }
-    });
+    }
 }
 
 /// The draft, when an event for it is still to be written.
-fn pending() -> Option<Draft> {
+pub(crate) fn pending() -> Option<Draft> {
     DRAFT
         .try_with(|cell| {
             let d = cell.lock().expect("audit draft lock");
@@ -80,7 +85,7 @@ fn pending() -> Option<Draft> {
 }
 
 /// A transaction that changes data. Committing it records the current request's event in it.
-pub(crate) struct WriteTx(pub(crate) sqlx::Transaction<'static, sqlx::Any>);
+pub(crate) struct WriteTx(pub(crate) crate::WriteTransaction);
 
 impl std::ops::Deref for WriteTx {
     type Target = AnyConnection;
@@ -113,12 +118,89 @@ fn new_event_id() -> String {
     format!("ae-{:016x}{:016x}", rand::random::<u64>(), rand::random::<u64>())
 }
 
-/// Appends one event to its organization's chain (and queues its webhook delivery) on `conn`.
+/// Appends one event to its organization's chain (see `append_many`).
 async fn append(conn: &mut AnyConnection, draft: &Draft, status: i64) -> std::result::Result<Event, sqlx::Error> {
-    let kind = draft.kind.expect("only drafts with a kind are appended");
-    let org = match (draft.org, &draft.user_id) {
+    let mut events = append_many(conn, &[(draft, status)]).await?;
+    Ok(events.pop().expect("one event per draft"))
+}
+
+/// Events per multi-row `INSERT` (20 bound values each).
+const EVENTS_PER_INSERT: usize = 100;
+
+/// Appends one event per draft to its organization's chain, in order, and queues their webhook
+/// deliveries and notifications, on `conn`. Events of one chain take one head update and one
+/// insert however many they are, so a batch of writes (`Store::insert_token`) costs a chain
+/// about what one write costs.
+pub(crate) async fn append_many(
+    conn: &mut AnyConnection,
+    drafts: &[(&Draft, i64)],
+) -> std::result::Result<Vec<Event>, sqlx::Error> {
+    // The chains concerned, in order of first appearance, with the drafts of each.
+    let mut chains: Vec<(i64, Vec<usize>)> = Vec::new();
+    for (i, (draft, _)) in drafts.iter().enumerate() {
+        let org = chain_of(conn, draft).await?;
+        match chains.iter_mut().find(|(o, _)| *o == org) {
+            Some((_, members)) => members.push(i),
+            None => chains.push((org, vec![i])),
+        }
+    }
+    let mut events: Vec<Option<Event>> = drafts.iter().map(|_| None).collect();
+    for (org, members) in chains {
+        let n = members.len() as i64;
+        // Taking the head row's lock first serializes appends to one chain across
+        // connections; a chain's first events create its head.
+        let head = sqlx::query(
+            "INSERT INTO audit_heads (organization_id, seq, hash) VALUES ($1, $3, $2) \
+             ON CONFLICT (organization_id) DO UPDATE SET seq = audit_heads.seq + $3 RETURNING seq, hash",
+        )
+        .bind(org)
+        .bind(GENESIS)
+        .bind(n)
+        .fetch_one(&mut *conn)
+        .await?;
+        let first_seq = head.try_get::<i64, _>("seq")? - n + 1;
+        let mut prev_hash: String = head.try_get("hash")?;
+        let mut chain = Vec::with_capacity(members.len());
+        for (k, &i) in members.iter().enumerate() {
+            let (draft, status) = drafts[i];
+            let event = new_event(draft, org, first_seq + k as i64, status);
+            let hash = event.chain_hash(&prev_hash);
+            chain.push((event, std::mem::replace(&mut prev_hash, hash.clone()), hash));
+        }
+        for rows in chain.chunks(EVENTS_PER_INSERT) {
+            insert_events(conn, rows).await?;
+        }
+        sqlx::query("UPDATE audit_heads SET hash = $1 WHERE organization_id = $2")
+            .bind(&prev_hash)
+            .bind(org)
+            .execute(&mut *conn)
+            .await?;
+        let webhook = sqlx::query("SELECT url, secret FROM audit_webhooks WHERE organization_id = $1")
+            .bind(org)
+            .fetch_optional(&mut *conn)
+            .await?;
+        for ((event, _, _), &i) in chain.into_iter().zip(&members) {
+            if let Some(webhook) = &webhook {
+                let delivery = WebhookDelivery {
+                    url: webhook.try_get("url")?,
+                    secret: webhook.try_get("secret")?,
+                    body: serde_json::to_string(&event).expect("events serialise"),
+                };
+                let payload = serde_json::to_string(&delivery).expect("serialises");
+                crate::outbox::insert(&mut *conn, Channel::Webhook, &payload).await?;
+            }
+            crate::notifications::enqueue_for(conn, &event).await?;
+            events[i] = Some(event);
+        }
+    }
+    Ok(events.into_iter().map(|e| e.expect("every draft is in a chain")).collect())
+}
+
+/// The chain a draft's event goes to: its organization's; for a sign-in or reset attempt that
+/// names a person but no organization, their first one; otherwise the platform's.
+async fn chain_of(conn: &mut AnyConnection, draft: &Draft) -> std::result::Result<i64, sqlx::Error> {
+    Ok(match (draft.org, &draft.user_id) {
         (Some(org), _) => org.as_i64(),
-        // A sign-in or reset attempt names a person but no organization: their first one.
         (None, Some(user)) => sqlx::query(
             "SELECT organization_id FROM memberships WHERE user_id = $1 ORDER BY created_at, organization_id LIMIT 1",
         )
@@ -129,23 +211,12 @@ async fn append(conn: &mut AnyConnection, draft: &Draft, status: i64) -> std::re
         .transpose()?
         .unwrap_or(PLATFORM_CHAIN),
         (None, None) => PLATFORM_CHAIN,
-    };
-    sqlx::query(
-        "INSERT INTO audit_heads (organization_id, seq, hash) VALUES ($1, 0, $2) ON CONFLICT (organization_id) DO NOTHING",
-    )
-    .bind(org)
-    .bind(GENESIS)
-    .execute(&mut *conn)
-    .await?;
-    // Taking the head row's lock first serializes appends to one chain across connections.
-    let head = sqlx::query("UPDATE audit_heads SET seq = seq + 1 WHERE organization_id = $1 RETURNING seq, hash")
-        .bind(org)
-        .fetch_one(&mut *conn)
-        .await?;
-    let seq: i64 = head.try_get("seq")?;
-    let prev_hash: String = head.try_get("hash")?;
-    let context = json!({ "body": draft.body, "url": draft.url, "query": draft.query }).to_string();
-    let event = Event {
+    })
+}
+
+fn new_event(draft: &Draft, org: i64, seq: i64, status: i64) -> Event {
+    let kind = draft.kind.expect("only drafts with a kind are appended");
+    Event {
         id: new_event_id(),
         organization_id: org,
         seq,
@@ -161,58 +232,49 @@ async fn append(conn: &mut AnyConnection, draft: &Draft, status: i64) -> std::re
         source: if draft.source.is_empty() { "api".into() } else { draft.source.clone() },
         ip: draft.ip.clone(),
         agent: draft.agent.clone(),
-        context,
+        context: json!({ "body": draft.body, "url": draft.url, "query": draft.query }).to_string(),
         response_status: status,
         created_at: now_ms(),
-    };
-    let hash = event.chain_hash(&prev_hash);
-    sqlx::query(
+    }
+}
+
+/// Inserts events with their links `(event, prev_hash, hash)` in one statement.
+async fn insert_events(
+    conn: &mut AnyConnection,
+    rows: &[(Event, String, String)],
+) -> std::result::Result<(), sqlx::Error> {
+    let values = crate::value_rows(rows.len(), 20);
+    let sql = format!(
         "INSERT INTO audit_events (id, organization_id, seq, account_id, user_id, user_email, token_id, action, \
          action_type, namespace, resource_type, resource_id, source, ip, agent, context, response_status, created_at, \
-         prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
-    )
-    .bind(&event.id)
-    .bind(event.organization_id)
-    .bind(event.seq)
-    .bind(&event.account_id)
-    .bind(&event.user_id)
-    .bind(&event.user_email)
-    .bind(event.token_id)
-    .bind(&event.action)
-    .bind(&event.action_type)
-    .bind(&event.namespace)
-    .bind(&event.resource_type)
-    .bind(&event.resource_id)
-    .bind(&event.source)
-    .bind(&event.ip)
-    .bind(&event.agent)
-    .bind(&event.context)
-    .bind(event.response_status)
-    .bind(event.created_at)
-    .bind(&prev_hash)
-    .bind(&hash)
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query("UPDATE audit_heads SET hash = $1 WHERE organization_id = $2")
-        .bind(&hash)
-        .bind(org)
-        .execute(&mut *conn)
-        .await?;
-    let webhook = sqlx::query("SELECT url, secret FROM audit_webhooks WHERE organization_id = $1")
-        .bind(org)
-        .fetch_optional(&mut *conn)
-        .await?;
-    if let Some(webhook) = webhook {
-        let delivery = WebhookDelivery {
-            url: webhook.try_get("url")?,
-            secret: webhook.try_get("secret")?,
-            body: serde_json::to_string(&event).expect("events serialise"),
-        };
-        crate::outbox::insert(&mut *conn, Channel::Webhook, &serde_json::to_string(&delivery).expect("serialises"))
-            .await?;
+         prev_hash, hash) VALUES {values}"
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for (event, prev_hash, hash) in rows {
+        query = query
+            .bind(&event.id)
+            .bind(event.organization_id)
+            .bind(event.seq)
+            .bind(&event.account_id)
+            .bind(&event.user_id)
+            .bind(&event.user_email)
+            .bind(event.token_id)
+            .bind(&event.action)
+            .bind(&event.action_type)
+            .bind(&event.namespace)
+            .bind(&event.resource_type)
+            .bind(&event.resource_id)
+            .bind(&event.source)
+            .bind(&event.ip)
+            .bind(&event.agent)
+            .bind(&event.context)
+            .bind(event.response_status)
+            .bind(event.created_at)
+            .bind(prev_hash)
+            .bind(hash);
     }
-    crate::notifications::enqueue_for(conn, &event).await?;
-    Ok(event)
+    query.execute(&mut *conn).await?;
+    Ok(())
 }
 
 /// An outbox payload: one audit event for an organization's webhook. The secret stays

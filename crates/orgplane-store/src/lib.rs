@@ -78,6 +78,11 @@ pub struct Store {
     cache: std::sync::Arc<cache::Cache>,
     rates: std::sync::Arc<rate_limits::RateCounters>,
     epoch_reads: std::sync::Arc<cache::EpochReads>,
+    /// SQLite: this process's writers take turns here, in arrival order, before `BEGIN
+    /// IMMEDIATE`. SQLite admits one writer at a time; without the queue the others would poll
+    /// its lock in the busy handler, sleeping between tries while the lock sits free.
+    writer_turn: std::sync::Arc<tokio::sync::Mutex<()>>,
+    token_writes: std::sync::Arc<tokens::TokenWrites>,
 }
 
 tokio::task_local! {
@@ -99,6 +104,9 @@ impl std::fmt::Debug for Store {
         f.debug_struct("Store").field("backend", &self.backend).finish_non_exhaustive()
     }
 }
+
+/// A pooled connection idle this long is pinged before it serves again.
+const PING_IDLE_AFTER: Duration = Duration::from_secs(10);
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
@@ -131,11 +139,32 @@ impl Store {
         };
         let pool = options
             .acquire_timeout(Duration::from_secs(10))
+            // sqlx pings every connection it takes from the pool by default: a round trip to
+            // PostgreSQL, or a hop to SQLite's connection thread, as costly as the query itself.
+            // Only a connection that sat idle long enough for the database to have restarted
+            // is pinged (a failed ping discards it and the pool takes or opens another).
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= PING_IDLE_AFTER {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect(url)
             .await
             .map_err(|e| Error::internal(format!("connecting to the database: {e}")))?;
         let cache = std::sync::Arc::new(cache::Cache::new());
-        Ok(Store { pool, backend, cache, rates: Default::default(), epoch_reads: Default::default() })
+        Ok(Store {
+            pool,
+            backend,
+            cache,
+            rates: Default::default(),
+            epoch_reads: Default::default(),
+            writer_turn: Default::default(),
+            token_writes: Default::default(),
+        })
     }
 
     /// Every successful mutation calls this after its commit: it clears the read cache here and,
@@ -227,12 +256,18 @@ impl Store {
             .collect())
     }
 
-    /// A transaction that will write, unaudited. SQLite takes the write lock up front (`BEGIN IMMEDIATE`) so
-    /// two writers queue on the busy timeout instead of failing when a read lock is upgraded.
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+    /// A transaction that will write, unaudited. SQLite takes the write lock up front (`BEGIN
+    /// IMMEDIATE`) so that a read lock is never upgraded into a conflict, after this process's
+    /// writer turn; a writer of another process (an `orgplane admin` command) still queues on
+    /// the busy timeout.
+    async fn begin_write(&self) -> Result<WriteTransaction> {
         match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db),
-            Backend::Postgres => self.pool.begin().await.map_err(db),
+            Backend::Sqlite => {
+                let turn = self.writer_turn.clone().lock_owned().await;
+                let tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+                Ok(WriteTransaction { tx, _turn: Some(turn) })
+            }
+            Backend::Postgres => Ok(WriteTransaction { tx: self.pool.begin().await.map_err(db)?, _turn: None }),
         }
     }
 
@@ -256,6 +291,40 @@ impl Store {
         }
         Ok(done)
     }
+}
+
+/// A transaction that will write; on SQLite it holds the process's writer turn until it ends.
+pub(crate) struct WriteTransaction {
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl WriteTransaction {
+    pub(crate) async fn commit(self) -> std::result::Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+}
+
+impl std::ops::Deref for WriteTransaction {
+    type Target = sqlx::AnyConnection;
+    fn deref(&self) -> &sqlx::AnyConnection {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTransaction {
+    fn deref_mut(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.tx
+    }
+}
+
+/// Placeholders for a multi-row `VALUES`: `n` groups of `width`, `($1, $2), ($3, $4)`.
+pub(crate) fn value_rows(n: usize, width: usize) -> String {
+    let group = |i: usize| {
+        let cols: Vec<String> = (1..=width).map(|c| format!("${}", i * width + c)).collect();
+        format!("({})", cols.join(", "))
+    };
+    (0..n).map(group).collect::<Vec<_>>().join(", ")
 }
 
 fn sqlite_file(url: &str) -> Option<&str> {

@@ -79,15 +79,6 @@ impl Store {
     }
 }
 
-/// `n` placeholders groups of `width` values: `($1, $2), ($3, $4)`.
-fn values(n: usize, width: usize) -> String {
-    let group = |i: usize| {
-        let cols: Vec<String> = (1..=width).map(|c| format!("${}", i * width + c)).collect();
-        format!("({})", cols.join(", "))
-    };
-    (0..n).map(group).collect::<Vec<_>>().join(", ")
-}
-
 /// Up to `n` people with their memberships; returns how many were created.
 async fn insert_people(
     conn: &mut AnyConnection,
@@ -127,7 +118,7 @@ async fn insert_people(
     }
     let sql = format!(
         "INSERT INTO memberships (organization_id, user_id, role, created_at, family_id) VALUES {}",
-        values(created.len(), 5)
+        crate::value_rows(created.len(), 5)
     );
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
     for row in &created {

@@ -17,6 +17,52 @@ const LAST_USED_RESOLUTION_MS: i64 = 60_000;
 const TOKEN_COLUMNS: &str =
     "id, user_id, name, last_digits, created_at, expires_at, last_used_at, last_used_ip, read_only, allowed_ips";
 
+/// Tokens written in one transaction at most (10 bound values each).
+const MAX_TOKEN_BATCH: usize = 200;
+
+/// Token inserts waiting to be written. Sign-ins and token exchanges each store a token with
+/// its audit event; written one transaction each they queue on the database's single writer
+/// (SQLite) or on the organization's audit chain (PostgreSQL), paying a transaction's round
+/// trips per token. Written together, a batch costs about what one token costs.
+#[derive(Default)]
+pub(crate) struct TokenWrites {
+    queue: std::sync::Mutex<Vec<QueuedToken>>,
+    /// Held by whoever writes a batch.
+    writing: tokio::sync::Mutex<()>,
+}
+
+impl TokenWrites {
+    fn queue(&self) -> std::sync::MutexGuard<'_, Vec<QueuedToken>> {
+        self.queue.lock().expect("token queue lock")
+    }
+}
+
+struct QueuedToken {
+    row: TokenRow,
+    /// The request's audit draft, when its event is still to be written.
+    draft: Option<crate::audit::Draft>,
+    answer: tokio::sync::oneshot::Sender<Result<WrittenToken>>,
+}
+
+struct TokenRow {
+    hash: String,
+    kind: &'static str,
+    user_id: String,
+    org: i64,
+    name: Option<String>,
+    last_digits: String,
+    created_at: i64,
+    expires_at: Option<i64>,
+    read_only: i16,
+    allowed_ips: String,
+}
+
+struct WrittenToken {
+    id: i64,
+    /// Whether the request's event was written with it.
+    recorded: bool,
+}
+
 /// What the cache keeps per token hash.
 #[derive(Clone)]
 pub(crate) struct ResolvedToken {
@@ -30,6 +76,8 @@ pub(crate) struct ResolvedToken {
 }
 
 impl Store {
+    /// Stores a new token, with the current request's audit event. Concurrent inserts are
+    /// written together (see `TokenWrites`).
     #[allow(clippy::too_many_arguments)]
     pub async fn insert_token(
         &self,
@@ -42,29 +90,25 @@ impl Store {
         scope: &TokenScope,
     ) -> Result<TokenInfo> {
         let now = now_ms();
-        let mut tx = self.write_tx().await?;
-        let row = sqlx::query(
-            "INSERT INTO tokens (hash, kind, user_id, organization_id, name, last_digits, created_at, expires_at, read_only, allowed_ips) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
-        )
-        .bind(&token.hash)
-        .bind(kind.as_str())
-        .bind(user.as_str())
-        .bind(org.as_i64())
-        .bind(name)
-        .bind(&token.last_digits)
-        .bind(now)
-        .bind(expires_at)
-        .bind(i16::from(scope.read_only))
-        .bind(serde_json::to_string(&scope.allowed_ips).expect("strings serialise"))
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db)?;
-        let id: i64 = row.try_get("id").map_err(db)?;
-        crate::audit::created("token", &id.to_string());
-        tx.commit().await.map_err(db)?;
+        let row = TokenRow {
+            hash: token.hash.clone(),
+            kind: kind.as_str(),
+            user_id: user.to_string(),
+            org: org.as_i64(),
+            name: name.map(str::to_string),
+            last_digits: token.last_digits.clone(),
+            created_at: now,
+            expires_at,
+            read_only: i16::from(scope.read_only),
+            allowed_ips: serde_json::to_string(&scope.allowed_ips).expect("strings serialise"),
+        };
+        let written = self.write_token(row).await?;
+        crate::audit::created("token", &written.id.to_string());
+        if written.recorded {
+            crate::audit::note(|d| d.recorded = true);
+        }
         Ok(TokenInfo {
-            id,
+            id: written.id,
             user_id: user.clone(),
             name: name.map(str::to_string),
             last_digits: token.last_digits.clone(),
@@ -74,6 +118,108 @@ impl Store {
             last_used_ip: None,
             scope: scope.clone(),
         })
+    }
+
+    /// Queues the row and waits until a batch holding it is committed. Whoever holds
+    /// `writing` takes what is queued and writes it; a request whose row went out in someone
+    /// else's batch stops waiting for `writing` as soon as that batch is committed.
+    async fn write_token(&self, row: TokenRow) -> Result<WrittenToken> {
+        let (answer, mut answered) = tokio::sync::oneshot::channel();
+        let draft = crate::audit::pending();
+        self.token_writes.queue().push(QueuedToken { row, draft, answer });
+        let abandoned = |_| Error::internal("a token write was abandoned");
+        let writing = tokio::select! {
+            biased;
+            written = &mut answered => return written.map_err(abandoned)?,
+            writing = self.token_writes.writing.lock() => writing,
+        };
+        let batch: Vec<QueuedToken> = {
+            let mut queue = self.token_writes.queue();
+            let n = queue.len().min(MAX_TOKEN_BATCH);
+            queue.drain(..n).collect()
+        };
+        if !batch.is_empty() {
+            // A task of its own: a request that goes away mid-write (its client hung up)
+            // must not abandon the others' tokens.
+            let store = self.clone();
+            let _ = tokio::spawn(async move { store.write_token_batch(batch).await }).await;
+        }
+        drop(writing);
+        answered.await.map_err(abandoned)?
+    }
+
+    async fn write_token_batch(&self, batch: Vec<QueuedToken>) {
+        let started = std::time::Instant::now();
+        let result = self.insert_token_rows(&batch).await;
+        tracing::debug!(tokens = batch.len(), elapsed_us = started.elapsed().as_micros() as u64, "token batch written");
+        match result {
+            Ok(written) => {
+                for (queued, written) in batch.into_iter().zip(written) {
+                    let _ = queued.answer.send(Ok(written));
+                }
+            }
+            // One row can sink a batch (its user deleted meanwhile): each row is tried on its
+            // own, so that only that request fails.
+            Err(_) if batch.len() > 1 => {
+                for queued in batch {
+                    let result = self.insert_token_rows(std::slice::from_ref(&queued)).await;
+                    let _ = queued.answer.send(result.map(|mut written| written.remove(0)));
+                }
+            }
+            Err(e) => {
+                for queued in batch {
+                    let _ = queued.answer.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+
+    /// One transaction: the rows in one `INSERT`, then the events of the requests among them
+    /// that are being recorded.
+    async fn insert_token_rows(&self, batch: &[QueuedToken]) -> Result<Vec<WrittenToken>> {
+        let mut tx = self.begin_write().await?;
+        let sql = format!(
+            "INSERT INTO tokens (hash, kind, user_id, organization_id, name, last_digits, created_at, expires_at, \
+             read_only, allowed_ips) VALUES {} RETURNING id, hash",
+            crate::value_rows(batch.len(), 10)
+        );
+        let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for QueuedToken { row, .. } in batch {
+            insert = insert
+                .bind(&row.hash)
+                .bind(row.kind)
+                .bind(&row.user_id)
+                .bind(row.org)
+                .bind(&row.name)
+                .bind(&row.last_digits)
+                .bind(row.created_at)
+                .bind(row.expires_at)
+                .bind(row.read_only)
+                .bind(&row.allowed_ips);
+        }
+        // RETURNING promises no order: rows are matched back by hash.
+        let mut ids = std::collections::HashMap::new();
+        for returned in insert.fetch_all(&mut *tx).await.map_err(db)? {
+            ids.insert(
+                returned.try_get::<String, _>("hash").map_err(db)?,
+                returned.try_get::<i64, _>("id").map_err(db)?,
+            );
+        }
+        let mut written = Vec::with_capacity(batch.len());
+        let mut drafts = Vec::new();
+        for queued in batch {
+            let id = *ids.get(&queued.row.hash).ok_or_else(|| Error::internal("an inserted token has no id"))?;
+            if let Some(draft) = &queued.draft {
+                let mut draft = draft.clone();
+                draft.created("token", &id.to_string());
+                drafts.push(draft);
+            }
+            written.push(WrittenToken { id, recorded: queued.draft.is_some() });
+        }
+        let events: Vec<_> = drafts.iter().map(|d| (d, 200)).collect();
+        crate::audit::append_many(&mut tx, &events).await.map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(written)
     }
 
     /// Resolves a presented access token (personal, programmatic or temporary) to the caller it

@@ -328,3 +328,133 @@ both_backends!(seeding_fills_one_organization_and_its_pages_walk_it_in_order, |a
     let missing = orgplane_domain::ids::OrgId::parse("606000000099").unwrap();
     assert!(store.seed_directory(missing, 1, 1, |_| {}).await.is_err());
 });
+
+/// Writes `n` personal tokens for `user` at once through `replicas` (in turn), each inside a
+/// recorded request as the API makes them; returns each token's id with its request's draft.
+async fn write_tokens_at_once(
+    replicas: &[Store],
+    org: orgplane_domain::ids::OrgId,
+    user: &orgplane_domain::ids::UserId,
+    n: usize,
+) -> Vec<(i64, orgplane_store::audit::Draft)> {
+    use orgplane_domain::secret::{TokenKind, new_token, token_hash};
+    use orgplane_store::audit::{Draft, recording};
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let (store, user) = (replicas[i % replicas.len()].clone(), user.clone());
+            tokio::spawn(async move {
+                let token = new_token(TokenKind::Personal);
+                let draft = Draft {
+                    kind: orgplane_domain::audit::kind_for("POST", "/auth/tokens"),
+                    org: Some(org),
+                    user_id: Some(user.to_string()),
+                    url: "/auth/tokens".into(),
+                    ..Default::default()
+                };
+                let (name, scope) = (format!("token {i}"), Default::default());
+                let insert = store.insert_token(TokenKind::Personal, &user, org, Some(&name), &token, None, &scope);
+                let (info, draft) = recording(draft, insert).await;
+                let info = info.unwrap();
+                let caller = store.caller_for_token(&token_hash(&token.secret), None).await.unwrap();
+                assert_eq!(caller.map(|c| c.token_id), Some(info.id), "the token works as written");
+                (info.id, draft)
+            })
+        })
+        .collect();
+    let mut written = Vec::new();
+    for t in tasks {
+        written.push(t.await.unwrap());
+    }
+    written
+}
+
+/// The organization's events, oldest first.
+async fn events_of(store: &Store, org: orgplane_domain::ids::OrgId) -> Vec<orgplane_domain::audit::Event> {
+    let filter = orgplane_store::audit::AuditFilter {
+        org,
+        from_ms: 0,
+        to_ms: i64::MAX,
+        account_id: None,
+        success_only: false,
+        user: None,
+        action: None,
+        resource_type: None,
+        resource_id: None,
+    };
+    let mut events = store.audit_events(&filter, None, 10_000).await.unwrap();
+    events.reverse();
+    events
+}
+
+// Concurrent token writes are batched into shared transactions: each token still lands with
+// exactly its own event, the events form one unbroken chain, and each request learns that its
+// event was written (so it is not recorded twice).
+both_backends!(concurrent_token_writes_each_land_with_their_own_event, |app| {
+    let store: Store = app.store().clone();
+    let (org, _, user) = store.register(&registration("batch@example.com")).await.unwrap();
+    let written = write_tokens_at_once(std::slice::from_ref(&store), org, &user, 60).await;
+    let mut ids: Vec<i64> = written.iter().map(|(id, _)| *id).collect();
+    for (id, draft) in &written {
+        assert!(draft.recorded, "the request's event was written with its token");
+        assert_eq!(draft.resource_id, Some(id.to_string()));
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 60);
+    let events = events_of(&store, org).await;
+    let mut named: Vec<i64> = events.iter().map(|e| e.resource_id.as_deref().unwrap().parse().unwrap()).collect();
+    named.sort_unstable();
+    assert_eq!(named, ids, "one event per token, naming it");
+    assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), (1..=60).collect::<Vec<_>>());
+    let chains = store.verify_audit().await.unwrap();
+    assert!(chains.iter().all(|c| c.result.is_ok()), "{chains:?}");
+    // A request that writes a second token (a sign-in's refresh token) is not recorded twice.
+    let again = write_tokens_at_once(std::slice::from_ref(&store), org, &user, 1).await;
+    assert_eq!(events_of(&store, org).await.len(), 61, "{again:?}");
+});
+
+/// Batches from two replicas append to one organization's chain at once: no event is lost or
+/// numbered twice and the chain verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_batches_from_two_replicas_keep_one_unbroken_chain() {
+    let Some(db) = TestDb::new(Backend::Postgres).await else {
+        eprintln!("ORGPLANE_TEST_POSTGRES_URL is not set: replica test not run");
+        return;
+    };
+    let replicas = [db.store.clone(), Store::connect(&db.url).await.unwrap()];
+    let (org, _, user) = replicas[0].register(&registration("batch2@example.com")).await.unwrap();
+    let written = write_tokens_at_once(&replicas, org, &user, 80).await;
+    assert!(written.iter().all(|(_, d)| d.recorded));
+    let events = events_of(&replicas[1], org).await;
+    assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), (1..=80).collect::<Vec<_>>());
+    let chains = replicas[1].verify_audit().await.unwrap();
+    assert!(chains.iter().all(|c| c.result.is_ok()), "{chains:?}");
+    replicas[1].close().await;
+}
+
+// A row that cannot be written (its user is gone) fails its own request only, not the
+// requests batched with it.
+both_backends!(a_token_that_cannot_be_written_fails_alone, |app| {
+    use orgplane_domain::ids::UserId;
+    use orgplane_domain::secret::{TokenKind, new_token};
+    let store: Store = app.store().clone();
+    let (org, _, user) = store.register(&registration("poison@example.com")).await.unwrap();
+    let gone = UserId::from_stored("usr-doesnotexist".into());
+    let tasks: Vec<_> = (0..30)
+        .map(|i| {
+            let store = store.clone();
+            let owner = if i == 7 { gone.clone() } else { user.clone() };
+            tokio::spawn(async move {
+                let token = new_token(TokenKind::Temporary);
+                store.insert_token(TokenKind::Temporary, &owner, org, None, &token, None, &Default::default()).await
+            })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for t in tasks {
+        results.push(t.await.unwrap());
+    }
+    for (i, result) in results.iter().enumerate() {
+        assert_eq!(result.is_err(), i == 7, "token {i}: {result:?}");
+    }
+});
