@@ -229,8 +229,7 @@ async fn main() -> anyhow::Result<()> {
                 }
             };
             let webhooks =
-                orgplane_notify::WebhookSender::new(server.master_key.clone(), config.webhook_allow_private_addresses)
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                orgplane_notify::WebhookSender::new(server.master_key.clone(), config.webhook_allow_private_addresses);
             let worker =
                 orgplane_notify::Worker::new(store.clone(), mailer, webhooks).spawn(std::time::Duration::from_secs(5));
             orgplane_server::serve(listener, store.clone(), server).await?;

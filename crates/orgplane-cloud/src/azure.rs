@@ -33,7 +33,7 @@ pub struct AzurePrincipal<'a> {
 }
 
 pub struct AzureChecker {
-    client: reqwest::Client,
+    client: crate::LazyHttp,
     config: AzureConfig,
 }
 
@@ -48,7 +48,7 @@ struct TokenAnswer {
 
 impl AzureChecker {
     pub fn new(config: AzureConfig) -> Self {
-        AzureChecker { client: crate::http_client(), config }
+        AzureChecker { client: Default::default(), config }
     }
 
     pub async fn validate(&self, p: &AzurePrincipal<'_>) -> Result<(), Error> {
@@ -60,7 +60,7 @@ impl AzureChecker {
             ("client_secret", p.client_secret),
             ("scope", scope.as_str()),
         ];
-        let res = self.client.post(&url).form(&form).send().await.map_err(crate::unreachable("Azure AD"))?;
+        let res = self.client.client().post(&url).form(&form).send().await.map_err(crate::unreachable("Azure AD"))?;
         let status = res.status();
         let answer: TokenAnswer = res.json().await.map_err(|e| {
             Error::invalid(
@@ -80,6 +80,7 @@ impl AzureChecker {
         );
         let res = self
             .client
+            .client()
             .get(&url)
             .bearer_auth(token)
             .send()

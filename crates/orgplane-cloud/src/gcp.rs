@@ -19,7 +19,7 @@ impl Default for GcpConfig {
 }
 
 pub struct GcpChecker {
-    client: reqwest::Client,
+    client: crate::LazyHttp,
     config: GcpConfig,
 }
 
@@ -43,7 +43,7 @@ const FIELD: &str = "body.serviceAccount";
 
 impl GcpChecker {
     pub fn new(config: GcpConfig) -> Self {
-        GcpChecker { client: crate::http_client(), config }
+        GcpChecker { client: Default::default(), config }
     }
 
     /// Refuses a `token_uri` whose host is not allowed (or that is not https, unless the operator
@@ -95,8 +95,14 @@ impl GcpChecker {
             )
         })?;
         let form = [("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"), ("assertion", assertion.as_str())];
-        let res =
-            self.client.post(url).form(&form).send().await.map_err(crate::unreachable("the GCP token endpoint"))?;
+        let res = self
+            .client
+            .client()
+            .post(url)
+            .form(&form)
+            .send()
+            .await
+            .map_err(crate::unreachable("the GCP token endpoint"))?;
         let status = res.status();
         let answer: TokenAnswer = res.json().await.map_err(|e| {
             Error::invalid(

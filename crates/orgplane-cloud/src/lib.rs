@@ -10,12 +10,21 @@ pub use gcp::{GcpChecker, GcpConfig};
 
 /// The HTTP client for identity providers: bounded time, no redirects (a redirect could lead
 /// the server somewhere the checks did not allow).
-fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(15))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("the HTTP client builds")
+/// An HTTP client built on first use. Building one loads TLS roots and touches the TLS code;
+/// a server that validates no cloud account while it runs should not carry that in memory.
+#[derive(Default)]
+struct LazyHttp(std::sync::OnceLock<reqwest::Client>);
+
+impl LazyHttp {
+    fn client(&self) -> &reqwest::Client {
+        self.0.get_or_init(|| {
+            reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(15))
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("the HTTP client builds")
+        })
+    }
 }
 
 /// A provider that could not be reached is a 502-class fault of the path, not of the input; it is
@@ -59,38 +68,44 @@ pub struct AssumedRole {
 }
 
 pub struct AwsChecker {
-    client: aws_sdk_sts::Client,
-    configured: bool,
+    config: AwsConfig,
+    /// Built on first use, like `LazyHttp`.
+    client: std::sync::OnceLock<aws_sdk_sts::Client>,
 }
 
 impl AwsChecker {
     pub fn new(config: &AwsConfig) -> Self {
-        let credentials = Credentials::new(&config.access_key_id, &config.secret_access_key, None, None, "orgplane");
-        let mut builder = aws_sdk_sts::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(config.region.clone()))
-            .credentials_provider(credentials);
-        if let Some(endpoint) = &config.sts_endpoint {
-            builder = builder.endpoint_url(endpoint);
-        }
-        AwsChecker {
-            client: aws_sdk_sts::Client::from_conf(builder.build()),
-            configured: !config.access_key_id.is_empty(),
-        }
+        AwsChecker { config: config.clone(), client: Default::default() }
+    }
+
+    fn client(&self) -> &aws_sdk_sts::Client {
+        self.client.get_or_init(|| {
+            let config = &self.config;
+            let credentials =
+                Credentials::new(&config.access_key_id, &config.secret_access_key, None, None, "orgplane");
+            let mut builder = aws_sdk_sts::Config::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .region(Region::new(config.region.clone()))
+                .credentials_provider(credentials);
+            if let Some(endpoint) = &config.sts_endpoint {
+                builder = builder.endpoint_url(endpoint);
+            }
+            aws_sdk_sts::Client::from_conf(builder.build())
+        })
     }
 
     /// Assumes the customer's role with its external id. Each refusal is named: the role cannot
     /// be assumed (wrong external id, no trust, no such role), orgplane's own credentials are
     /// wrong, or STS cannot be reached.
     pub async fn assume_role(&self, role_arn: &str, external_id: &str) -> Result<AssumedRole, Error> {
-        if !self.configured {
+        if self.config.access_key_id.is_empty() {
             return Err(Error::rule(
                 "AWS_NOT_CONFIGURED",
                 "this installation has no AWS credentials configured (aws_access_key_id)",
             ));
         }
         let result = self
-            .client
+            .client()
             .assume_role()
             .role_arn(role_arn)
             .role_session_name("orgplane-validation")

@@ -16,7 +16,10 @@ use std::time::Duration;
 pub const SIGNATURE_HEADER: &str = "x-orgplane-signature";
 
 pub struct WebhookSender {
-    client: reqwest::Client,
+    /// Built on the first delivery: building one loads TLS roots, memory an idle server whose
+    /// organizations have no webhook or Slack channel should not carry.
+    client: std::sync::OnceLock<reqwest::Client>,
+    timeout: Duration,
     master_key: MasterKey,
     allow_private: bool,
 }
@@ -70,21 +73,28 @@ impl Resolve for PublicOnly {
 
 impl WebhookSender {
     /// A sender whose requests give up after 10 seconds.
-    pub fn new(master_key: MasterKey, allow_private: bool) -> Result<Self, String> {
+    pub fn new(master_key: MasterKey, allow_private: bool) -> Self {
         Self::with_timeout(master_key, allow_private, Duration::from_secs(10))
     }
 
     /// A receiver that does not answer within `timeout` counts as a failed attempt (retried).
-    pub fn with_timeout(master_key: MasterKey, allow_private: bool, timeout: Duration) -> Result<Self, String> {
+    pub fn with_timeout(master_key: MasterKey, allow_private: bool, timeout: Duration) -> Self {
+        WebhookSender { client: Default::default(), timeout, master_key, allow_private }
+    }
+
+    fn client(&self) -> Result<&reqwest::Client, String> {
+        if let Some(client) = self.client.get() {
+            return Ok(client);
+        }
         let mut builder = reqwest::Client::builder()
-            .timeout(timeout)
+            .timeout(self.timeout)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("orgplane/", env!("CARGO_PKG_VERSION")));
-        if !allow_private {
+        if !self.allow_private {
             builder = builder.dns_resolver(Arc::new(PublicOnly));
         }
-        let client = builder.build().map_err(|e| format!("building the HTTP client: {e}"))?;
-        Ok(WebhookSender { client, master_key, allow_private })
+        let built = builder.build().map_err(|e| format!("building the HTTP client: {e}"))?;
+        Ok(self.client.get_or_init(|| built))
     }
 
     /// Posts a Slack message. Slack's refusals that will not change (`no_service`,
@@ -95,7 +105,8 @@ impl WebhookSender {
             serde_json::from_str(payload).map_err(|e| Failure::Permanent(format!("stored Slack message: {e}")))?;
         let url = self.checked_url(&delivery.url).map_err(Failure::Permanent)?;
         let res = self
-            .client
+            .client()
+            .map_err(Failure::Retry)?
             .post(url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(delivery.body)
@@ -137,7 +148,7 @@ impl WebhookSender {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
         let signature = webhook_signature(&secret, i64::try_from(now).unwrap_or(i64::MAX), delivery.body.as_bytes());
         let res = self
-            .client
+            .client()?
             .post(url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(SIGNATURE_HEADER, signature)

@@ -96,14 +96,12 @@ pub fn app(store: Store, config: ServerConfig) -> Router {
     let gcp = Arc::new(orgplane_cloud::GcpChecker::new(config.gcp.clone()));
     let state =
         AppState(Arc::new(Services { store, config: Arc::new(config), rate_limiter, aws, azure, gcp, webauthn }));
-    let (router, mut openapi) = api::router().split_for_parts();
-    api::document_extractor_answers(&mut openapi);
-    let router = router.route_layer(middleware::from_fn_with_state(state.clone(), audit::record));
+    let router = api::router().route_layer(middleware::from_fn_with_state(state.clone(), audit::record));
     // The console calls the API in-process, through the same routes and audit layer.
     let in_process = router.clone().fallback(|| async { ApiError(Error::NoRoute { method_known: false }) });
     router
         .merge(console::router(in_process.with_state(state.clone())))
-        .merge(api::docs::router(openapi))
+        .merge(api::docs::router())
         .fallback(|| async { ApiError(Error::NoRoute { method_known: false }) })
         .method_not_allowed_fallback(|| async { ApiError(Error::NoRoute { method_known: true }) })
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))

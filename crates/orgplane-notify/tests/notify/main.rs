@@ -21,7 +21,7 @@ fn config(port: u16) -> SmtpConfig {
 }
 
 fn webhooks() -> WebhookSender {
-    WebhookSender::new(orgplane_domain::secretbox::MasterKey::generate(), false).unwrap()
+    WebhookSender::new(orgplane_domain::secretbox::MasterKey::generate(), false)
 }
 
 fn email(n: usize) -> Email {
@@ -157,7 +157,7 @@ both_backends!(audit_events_reach_the_webhook_signed, |app| {
     let (port, mut received) = receiver(204).await;
     let org = hooked_org(&store, &key, &format!("http://127.0.0.1:{port}/hook")).await;
     recorded_rename(&store, org, "Renamed").await;
-    let worker = Worker::new(store.clone(), None, WebhookSender::new(key.clone(), true).unwrap());
+    let worker = Worker::new(store.clone(), None, WebhookSender::new(key.clone(), true));
     assert_eq!(worker.run_once().await.unwrap().sent, 1);
     let (headers, body) = received.recv().await.unwrap();
     let signature = headers["x-orgplane-signature"].to_str().unwrap();
@@ -177,7 +177,7 @@ both_backends!(a_failing_webhook_is_retried_and_internal_targets_are_refused, |a
     let (port, mut received) = receiver(500).await;
     let org = hooked_org(&store, &key, &format!("http://127.0.0.1:{port}/hook")).await;
     recorded_rename(&store, org, "Again").await;
-    let worker = Worker::new(store.clone(), None, WebhookSender::new(key.clone(), true).unwrap());
+    let worker = Worker::new(store.clone(), None, WebhookSender::new(key.clone(), true));
     let pass = worker.run_once().await.unwrap();
     assert_eq!((pass.sent, pass.retrying), (0, 1));
     assert!(received.recv().await.is_some(), "the receiver was called");
@@ -185,7 +185,7 @@ both_backends!(a_failing_webhook_is_retried_and_internal_targets_are_refused, |a
     assert!(pending[0].last_error.as_deref().unwrap().contains("HTTP 500"), "{pending:?}");
 
     // The default sender never calls loopback, whatever the URL says.
-    let guarded = Worker::new(store.clone(), None, WebhookSender::new(key.clone(), false).unwrap());
+    let guarded = Worker::new(store.clone(), None, WebhookSender::new(key.clone(), false));
     store.retry_now(pending[0].id).await.unwrap();
     assert_eq!(guarded.run_once().await.unwrap().retrying, 1);
     let pending = store.outbox_messages(Status::Pending).await.unwrap();
@@ -234,7 +234,7 @@ both_backends!(notifications_reach_slack_and_email, |app| {
     let worker = Worker::new(
         store.clone(),
         Some(Mailer::new(&config(smtp.port)).unwrap()),
-        WebhookSender::new(MasterKey::generate(), true).unwrap(),
+        WebhookSender::new(MasterKey::generate(), true),
     );
     let pass = worker.run_once().await.unwrap();
     assert_eq!((pass.sent, pass.retrying, pass.dead), (2, 0, 0), "one email (the admin) and one Slack message");
@@ -250,7 +250,7 @@ both_backends!(a_removed_slack_channel_is_given_up_at_once_and_a_flaky_one_retri
     let (gone, _) = slack_receiver(404, "no_service").await;
     let (org, account) = org_with_slack(&store, &format!("http://127.0.0.1:{gone}/services/T1/B1/x")).await;
     store.send_test_notification(org, &account, None).await.unwrap();
-    let worker = Worker::new(store.clone(), None, WebhookSender::new(MasterKey::generate(), true).unwrap());
+    let worker = Worker::new(store.clone(), None, WebhookSender::new(MasterKey::generate(), true));
     assert_eq!(worker.run_once().await.unwrap().dead, 1);
     let dead = store.outbox_messages(Status::Dead).await.unwrap();
     assert_eq!(dead.len(), 1);
@@ -304,7 +304,7 @@ both_backends!(an_expiring_azure_secret_is_reminded_once, |app| {
         expires_at: Some(orgplane_testkit::orgplane_store::now_ms() + expires_in),
     };
     store.save_azure_connection(org, &account, false, &connection(60 * day)).await.unwrap();
-    let worker = Worker::new(store.clone(), None, WebhookSender::new(MasterKey::generate(), false).unwrap());
+    let worker = Worker::new(store.clone(), None, WebhookSender::new(MasterKey::generate(), false));
     let reminders = |all: Vec<orgplane_domain::outbox::OutboxMessage>| {
         all.into_iter().filter(|m| m.payload.contains("Cloud credential expiring")).count()
     };
@@ -340,7 +340,7 @@ both_backends!(a_receiver_that_does_not_answer_in_time_is_retried_and_nothing_is
     tokio::spawn(async move { axum::serve(listener, slow).await.unwrap() });
     let org = hooked_org(&store, &key, &format!("http://127.0.0.1:{port}/hook")).await;
     recorded_rename(&store, org, "Slowly").await;
-    let sender = WebhookSender::with_timeout(key.clone(), true, std::time::Duration::from_millis(300)).unwrap();
+    let sender = WebhookSender::with_timeout(key.clone(), true, std::time::Duration::from_millis(300));
     let worker = Worker::new(store.clone(), None, sender);
     assert_eq!(worker.run_once().await.unwrap().retrying, 1);
     let pending = store.outbox_messages(Status::Pending).await.unwrap();

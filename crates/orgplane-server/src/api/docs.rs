@@ -6,19 +6,28 @@ use axum::Router;
 use axum::http::header;
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-pub fn router(openapi: utoipa::openapi::OpenApi) -> Router<AppState> {
-    let json: Arc<str> = openapi.to_pretty_json().expect("the OpenAPI document serialises").into();
-    Router::new()
-        .route(
-            "/openapi.json",
-            get(move || {
-                let json = json.clone();
-                async move { ([(header::CONTENT_TYPE, "application/json")], json.to_string()).into_response() }
-            }),
-        )
-        .route("/docs", get(|| async { Html(DOCS_PAGE) }))
+pub fn router() -> Router<AppState> {
+    Router::new().route("/openapi.json", get(openapi_json)).route("/docs", get(|| async { Html(DOCS_PAGE) }))
+}
+
+/// The document, built on the first request (see `api`) and kept as its JSON.
+async fn openapi_json() -> impl IntoResponse {
+    static JSON: OnceLock<Arc<str>> = OnceLock::new();
+    let json = match JSON.get() {
+        Some(json) => json.clone(),
+        None => {
+            let built = tokio::task::spawn_blocking(|| {
+                let document = super::openapi();
+                Arc::<str>::from(document.to_pretty_json().expect("the OpenAPI document serialises"))
+            })
+            .await
+            .expect("building the OpenAPI document does not panic");
+            JSON.get_or_init(|| built).clone()
+        }
+    };
+    ([(header::CONTENT_TYPE, "application/json")], json.to_string())
 }
 
 const DOCS_PAGE: &str = r##"<!doctype html>

@@ -2,8 +2,11 @@
 //! `/setup/organization…`, `setup/account.rs` serves `/setup/account…`. orgplane's own additions
 //! (`/auth`, `/oauth`) sit beside them and use the same envelope.
 //!
-//! Every route is registered through `routes!`, which reads the handler's `#[utoipa::path]`; a
-//! route therefore cannot exist without its OpenAPI entry.
+//! Every route is registered through `route!`, which reads the handler's `#[utoipa::path]`; a
+//! route therefore cannot exist without its OpenAPI entry. The one list of routes builds either
+//! the router alone (at start) or the OpenAPI document (when `/openapi.json` is first asked
+//! for): building the document allocates megabytes and runs the schema code of every type,
+//! which an idle server should not keep resident.
 
 pub mod audit;
 pub mod auth;
@@ -26,10 +29,11 @@ pub mod setup;
 pub mod webauthn;
 
 use crate::AppState;
+use axum::routing::MethodRouter;
 use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
-use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 use utoipa_axum::routes;
 
 #[derive(OpenApi)]
@@ -70,121 +74,195 @@ impl Modify for BearerAuth {
     }
 }
 
-/// All API routes with their OpenAPI description. Each `routes!` call groups the handlers of
-/// one path.
-pub fn router() -> OpenApiRouter<AppState> {
-    with_saml(OpenApiRouter::with_openapi(ApiDoc::openapi()))
-        .routes(routes!(ops::healthz))
-        .routes(routes!(ops::readyz))
-        .routes(routes!(auth::register))
-        .routes(routes!(auth::create_token, auth::list_tokens))
-        .routes(routes!(auth::delete_token))
-        .routes(routes!(oauth::token))
-        .routes(routes!(mfa::enrol, mfa::disable))
-        .routes(routes!(mfa::confirm))
-        .routes(routes!(webauthn::register))
-        .routes(routes!(webauthn::confirm))
-        .routes(routes!(webauthn::list))
-        .routes(routes!(webauthn::delete))
-        .routes(routes!(webauthn::challenge))
-        .routes(routes!(password::change))
-        .routes(routes!(password::request_reset))
-        .routes(routes!(password::confirm_reset))
-        .routes(routes!(setup::organization::create, setup::organization::list))
-        .routes(routes!(setup::organization::get, setup::organization::update, setup::organization::delete))
-        .routes(routes!(setup::organization::users))
-        .routes(routes!(setup::organization::security))
-        .routes(routes!(setup::children::list, setup::children::create))
-        .routes(routes!(setup::children::update, setup::children::unlink))
-        .routes(routes!(setup::children::invite, setup::children::invitations))
-        .routes(routes!(setup::children::accept))
-        .routes(routes!(setup::children::delete_invitation))
-        .routes(routes!(setup::scim::get, setup::scim::put))
-        .routes(routes!(setup::scim::create_token))
-        .routes(routes!(setup::scim::delete_token))
-        .routes(routes!(scim::service_provider_config))
-        .routes(routes!(scim::schemas))
-        .routes(routes!(scim::resource_types))
-        .routes(routes!(scim::list_users, scim::create_user))
-        .routes(routes!(scim::get_user, scim::replace_user, scim::patch_user, scim::delete_user))
-        .routes(routes!(scim::list_groups, scim::create_group))
-        .routes(routes!(scim::get_group, scim::replace_group, scim::patch_group, scim::delete_group))
-        .routes(routes!(scim::bulk))
-        .routes(routes!(setup::user::reset_mfa))
-        .routes(routes!(setup::organization::tokens))
-        .routes(routes!(setup::organization::delete_token))
-        .routes(routes!(setup::account::create, setup::account::list))
-        .routes(routes!(setup::account::get, setup::account::update, setup::account::delete))
-        .routes(routes!(setup::notifications::get, setup::notifications::put))
-        .routes(routes!(setup::notifications::test))
-        .routes(routes!(
+/// The handlers of one path, ready to be registered with their OpenAPI description
+/// (`document`, utoipa's `routes!`) or without it (`serve`: the path and methods only).
+pub struct Route<D, S> {
+    document: D,
+    serve: S,
+}
+
+/// `route!(a, b)`: the handlers of one path, for `Registry::add`.
+macro_rules! route {
+    // Handlers as `::`-separated identifiers, not `path` fragments: a `path` reaches utoipa's
+    // `routes!` sealed, and its helper arms must take it apart.
+    ($($($segment:ident)::+),+ $(,)?) => {
+        Route {
+            document: || routes!($($($segment)::+),+),
+            serve: || {
+                use utoipa_axum::PathItemExt;
+                let mut paths: Vec<String> = Vec::new();
+                let mut method_router = MethodRouter::new();
+                $(
+                    paths.push(routes!(@path [path()] of $($segment)::+));
+                    let methods: Vec<utoipa::openapi::HttpMethod> = routes!(@path [methods()] of $($segment)::+);
+                    method_router =
+                        methods.iter().fold(method_router, |r, m| r.on(m.to_method_filter(), $($segment)::+));
+                )+
+                paths.sort();
+                paths.dedup();
+                (paths, method_router)
+            },
+        }
+    };
+}
+
+/// What the list of routes is built into: the router that serves (`axum::Router`) or the
+/// router with its document (`OpenApiRouter`).
+pub trait Registry: Sized {
+    fn add<D, S>(self, route: Route<D, S>) -> Self
+    where
+        D: FnOnce() -> UtoipaMethodRouter<AppState>,
+        S: FnOnce() -> (Vec<String>, MethodRouter<AppState>);
+}
+
+impl Registry for axum::Router<AppState> {
+    fn add<D, S>(self, route: Route<D, S>) -> Self
+    where
+        D: FnOnce() -> UtoipaMethodRouter<AppState>,
+        S: FnOnce() -> (Vec<String>, MethodRouter<AppState>),
+    {
+        let (paths, method_router) = (route.serve)();
+        // As utoipa's router does: every path of the group gets the group's methods.
+        paths.iter().fold(self, |router, path| router.route(path, method_router.clone()))
+    }
+}
+
+impl Registry for OpenApiRouter<AppState> {
+    fn add<D, S>(self, route: Route<D, S>) -> Self
+    where
+        D: FnOnce() -> UtoipaMethodRouter<AppState>,
+        S: FnOnce() -> (Vec<String>, MethodRouter<AppState>),
+    {
+        self.routes((route.document)())
+    }
+}
+
+/// The API routes, to serve.
+pub fn router() -> axum::Router<AppState> {
+    routes(axum::Router::new())
+}
+
+/// The OpenAPI document of every route, with the answers of their extractors.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, mut document) = routes(OpenApiRouter::with_openapi(ApiDoc::openapi())).split_for_parts();
+    document_extractor_answers(&mut document);
+    document
+}
+
+/// All API routes. Each `route!` groups the handlers of one path.
+fn routes<R: Registry>(registry: R) -> R {
+    with_saml(registry)
+        .add(route!(ops::healthz))
+        .add(route!(ops::readyz))
+        .add(route!(auth::register))
+        .add(route!(auth::create_token, auth::list_tokens))
+        .add(route!(auth::delete_token))
+        .add(route!(oauth::token))
+        .add(route!(mfa::enrol, mfa::disable))
+        .add(route!(mfa::confirm))
+        .add(route!(webauthn::register))
+        .add(route!(webauthn::confirm))
+        .add(route!(webauthn::list))
+        .add(route!(webauthn::delete))
+        .add(route!(webauthn::challenge))
+        .add(route!(password::change))
+        .add(route!(password::request_reset))
+        .add(route!(password::confirm_reset))
+        .add(route!(setup::organization::create, setup::organization::list))
+        .add(route!(setup::organization::get, setup::organization::update, setup::organization::delete))
+        .add(route!(setup::organization::users))
+        .add(route!(setup::organization::security))
+        .add(route!(setup::children::list, setup::children::create))
+        .add(route!(setup::children::update, setup::children::unlink))
+        .add(route!(setup::children::invite, setup::children::invitations))
+        .add(route!(setup::children::accept))
+        .add(route!(setup::children::delete_invitation))
+        .add(route!(setup::scim::get, setup::scim::put))
+        .add(route!(setup::scim::create_token))
+        .add(route!(setup::scim::delete_token))
+        .add(route!(scim::service_provider_config))
+        .add(route!(scim::schemas))
+        .add(route!(scim::resource_types))
+        .add(route!(scim::list_users, scim::create_user))
+        .add(route!(scim::get_user, scim::replace_user, scim::patch_user, scim::delete_user))
+        .add(route!(scim::list_groups, scim::create_group))
+        .add(route!(scim::get_group, scim::replace_group, scim::patch_group, scim::delete_group))
+        .add(route!(scim::bulk))
+        .add(route!(setup::user::reset_mfa))
+        .add(route!(setup::organization::tokens))
+        .add(route!(setup::organization::delete_token))
+        .add(route!(setup::account::create, setup::account::list))
+        .add(route!(setup::account::get, setup::account::update, setup::account::delete))
+        .add(route!(setup::notifications::get, setup::notifications::put))
+        .add(route!(setup::notifications::test))
+        .add(route!(
             setup::account_user_mapping::attach,
             setup::account_user_mapping::update,
             setup::account_user_mapping::detach
         ))
-        .routes(routes!(setup::account_user_mapping::get, setup::account_user_mapping::post))
-        .routes(routes!(setup::user::create, setup::user::list))
-        .routes(routes!(setup::user::create_programmatic))
-        .routes(routes!(setup::user::get, setup::user::delete))
-        .routes(routes!(setup::user::user_group_mapping))
-        .routes(routes!(setup::user::policy_mapping))
-        .routes(routes!(setup::user::policy_mapping_java))
-        .routes(routes!(setup::access::policy::create, setup::access::policy::list_account))
-        .routes(routes!(setup::access::policy::update, setup::access::policy::delete))
-        .routes(routes!(setup::access::policy::list_org))
-        .routes(routes!(setup::access::policy_action::list))
-        .routes(routes!(setup::access::user_group::create, setup::access::user_group::list))
-        .routes(routes!(
+        .add(route!(setup::account_user_mapping::get, setup::account_user_mapping::post))
+        .add(route!(setup::user::create, setup::user::list))
+        .add(route!(setup::user::create_programmatic))
+        .add(route!(setup::user::get, setup::user::delete))
+        .add(route!(setup::user::user_group_mapping))
+        .add(route!(setup::user::policy_mapping))
+        .add(route!(setup::user::policy_mapping_java))
+        .add(route!(setup::access::policy::create, setup::access::policy::list_account))
+        .add(route!(setup::access::policy::update, setup::access::policy::delete))
+        .add(route!(setup::access::policy::list_org))
+        .add(route!(setup::access::policy_action::list))
+        .add(route!(setup::access::user_group::create, setup::access::user_group::list))
+        .add(route!(
             setup::access::user_group::get,
             setup::access::user_group::update,
             setup::access::user_group::delete
         ))
-        .routes(routes!(setup::access::user_group::user_mapping))
-        .routes(routes!(setup::access::user_group::policy_mapping))
-        .routes(routes!(setup::access::user_group::policy_mapping_java))
-        .routes(routes!(setup::access::explain::explain))
-        .routes(routes!(setup::credentials::mint_external_id))
-        .routes(routes!(setup::credentials::get_external_id))
-        .routes(routes!(setup::credentials::set_aws, setup::credentials::get_aws))
-        .routes(routes!(azure::set, azure::get))
-        .routes(routes!(azure::validate_credentials))
-        .routes(routes!(azure::set_tenant))
-        .routes(routes!(azure::validate_tenant))
-        .routes(routes!(gcp::set, gcp::get))
-        .routes(routes!(gcp::validate_credentials))
-        .routes(routes!(notification_center::create, notification_center::list))
-        .routes(routes!(notification_center::get, notification_center::update, notification_center::delete))
-        .routes(routes!(notification_center::resources))
-        .routes(routes!(notification_center::events))
-        .routes(routes!(events::create, events::list))
-        .routes(routes!(events::get, events::update, events::delete))
-        .routes(routes!(events::get_account_policy, events::put_account_policy))
-        .routes(routes!(billing::get))
-        .routes(routes!(billing::activate))
-        .routes(routes!(billing::ingest_usage))
-        .routes(routes!(billing::bill))
-        .routes(routes!(billing::trend_chart))
-        .routes(routes!(billing::product_chart))
-        .routes(routes!(notifications::list))
-        .routes(routes!(notifications::count))
-        .routes(routes!(notifications::mark_read))
-        .routes(routes!(notifications::mark_all_read))
-        .routes(routes!(audit::list))
-        .routes(routes!(audit::export))
-        .routes(routes!(audit::set_webhook, audit::get_webhook, audit::delete_webhook))
+        .add(route!(setup::access::user_group::user_mapping))
+        .add(route!(setup::access::user_group::policy_mapping))
+        .add(route!(setup::access::user_group::policy_mapping_java))
+        .add(route!(setup::access::explain::explain))
+        .add(route!(setup::credentials::mint_external_id))
+        .add(route!(setup::credentials::get_external_id))
+        .add(route!(setup::credentials::set_aws, setup::credentials::get_aws))
+        .add(route!(azure::set, azure::get))
+        .add(route!(azure::validate_credentials))
+        .add(route!(azure::set_tenant))
+        .add(route!(azure::validate_tenant))
+        .add(route!(gcp::set, gcp::get))
+        .add(route!(gcp::validate_credentials))
+        .add(route!(notification_center::create, notification_center::list))
+        .add(route!(notification_center::get, notification_center::update, notification_center::delete))
+        .add(route!(notification_center::resources))
+        .add(route!(notification_center::events))
+        .add(route!(events::create, events::list))
+        .add(route!(events::get, events::update, events::delete))
+        .add(route!(events::get_account_policy, events::put_account_policy))
+        .add(route!(billing::get))
+        .add(route!(billing::activate))
+        .add(route!(billing::ingest_usage))
+        .add(route!(billing::bill))
+        .add(route!(billing::trend_chart))
+        .add(route!(billing::product_chart))
+        .add(route!(notifications::list))
+        .add(route!(notifications::count))
+        .add(route!(notifications::mark_read))
+        .add(route!(notifications::mark_all_read))
+        .add(route!(audit::list))
+        .add(route!(audit::export))
+        .add(route!(audit::set_webhook, audit::get_webhook, audit::delete_webhook))
 }
 
 /// The single sign-on routes (feature `saml`, on by default).
 #[cfg(feature = "saml")]
-fn with_saml(router: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
-    router
-        .routes(routes!(setup::sso::get, setup::sso::put, setup::sso::delete))
-        .routes(routes!(saml::metadata))
-        .routes(routes!(saml::login_org))
-        .routes(routes!(saml::login_email))
-        .routes(routes!(saml::acs))
-        .routes(routes!(saml::select))
-        .routes(routes!(saml::saml_token))
+fn with_saml<R: Registry>(registry: R) -> R {
+    registry
+        .add(route!(setup::sso::get, setup::sso::put, setup::sso::delete))
+        .add(route!(saml::metadata))
+        .add(route!(saml::login_org))
+        .add(route!(saml::login_email))
+        .add(route!(saml::acs))
+        .add(route!(saml::select))
+        .add(route!(saml::saml_token))
 }
 
 /// Documents, on every operation, the answers its extractors give whatever the handler does,
@@ -195,7 +273,7 @@ fn with_saml(router: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
 /// - a body is read: 413 over 1 MiB.
 ///
 /// SCIM answers in its own media type, `application/scim+json` (RFC 7644 §3.1), errors included.
-pub fn document_extractor_answers(openapi: &mut utoipa::openapi::OpenApi) {
+fn document_extractor_answers(openapi: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::{ContentBuilder, ObjectBuilder, Ref, RefOr, ResponseBuilder};
     const SCIM: &str = "application/scim+json";
     for (path, item) in openapi.paths.paths.iter_mut() {
@@ -243,8 +321,8 @@ pub fn document_extractor_answers(openapi: &mut utoipa::openapi::OpenApi) {
 }
 
 #[cfg(not(feature = "saml"))]
-fn with_saml(router: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
-    router
+fn with_saml<R: Registry>(registry: R) -> R {
+    registry
 }
 
 // ---- Envelope shapes, for the OpenAPI document only (`crate::envelope` renders them). ----
