@@ -17,8 +17,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, header};
 use libfuzzer_sys::fuzz_target;
 use orgplane_server::ServerConfig;
-use orgplane_store::Backend;
-use orgplane_testkit::{Tenant, TestApp};
+use orgplane_testkit::{Backend, Tenant, TestApp};
 use serde_json::{Value, json};
 use std::sync::{Mutex, OnceLock};
 
