@@ -458,3 +458,29 @@ both_backends!(a_token_that_cannot_be_written_fails_alone, |app| {
         assert_eq!(result.is_err(), i == 7, "token {i}: {result:?}");
     }
 });
+
+// Two organizations' token writes at once share batches but not chains: each organization's
+// events are its own, numbered 1..=n, and every chain verifies.
+both_backends!(batched_token_writes_keep_each_organization_to_its_own_chain, |app| {
+    let store: Store = app.store().clone();
+    let (org_a, _, user_a) = store.register(&registration("batch-a@example.com")).await.unwrap();
+    let (org_b, _, user_b) = store.register(&registration("batch-b@example.com")).await.unwrap();
+    let stores = std::slice::from_ref(&store);
+    let (a, b) = tokio::join!(
+        write_tokens_at_once(stores, org_a, &user_a, 30),
+        write_tokens_at_once(stores, org_b, &user_b, 30)
+    );
+    for (org, user, written) in [(org_a, &user_a, a), (org_b, &user_b, b)] {
+        let events = events_of(&store, org).await;
+        assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), (1..=30).collect::<Vec<_>>());
+        assert!(events.iter().all(|e| e.organization_id == org.as_i64()));
+        assert!(events.iter().all(|e| e.user_id.as_deref() == Some(user.as_str())), "{events:?}");
+        let mut named: Vec<String> = events.iter().filter_map(|e| e.resource_id.clone()).collect();
+        let mut ids: Vec<String> = written.iter().map(|(id, _)| id.to_string()).collect();
+        named.sort();
+        ids.sort();
+        assert_eq!(named, ids, "each organization's events name its own tokens");
+    }
+    let chains = store.verify_audit().await.unwrap();
+    assert!(chains.iter().all(|c| c.result.is_ok()), "{chains:?}");
+});
