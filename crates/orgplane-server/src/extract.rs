@@ -229,13 +229,15 @@ impl FromRequestParts<AppState> for Auth {
         {
             return Err(ApiError(Error::Unauthenticated));
         }
-        let caller = state
+        let (caller, count) = state
             .store
-            .caller_for_token(&secret::token_hash(token), client_ip(parts))
+            .authenticate(&secret::token_hash(token), client_ip(parts), state.rate_limiter.query(parts))
             .await?
             .ok_or(ApiError(Error::Unauthenticated))?;
         crate::audit::note_caller(&caller);
-        state.rate_limiter.check(&state.store, caller.org_id, parts).await?;
+        if let Some(count) = count {
+            state.rate_limiter.judge(count)?;
+        }
         // An expired, unactivated trial leaves the organization readable, and activatable.
         let expired = caller.trial_ends_at.is_some_and(|end| orgplane_store::now_ms() >= end);
         let read = matches!(parts.method, axum::http::Method::GET | axum::http::Method::HEAD);

@@ -12,7 +12,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue};
 use orgplane_domain::Error;
 use orgplane_domain::ids::OrgId;
-use orgplane_store::Store;
+use orgplane_store::{RateCount, RateQuery, Store};
 
 const WINDOW_SECS: u64 = 60;
 
@@ -30,6 +30,10 @@ pub struct RateLimiter {
 
 /// A stable 64-bit key for a route and method (FNV-1a): replicas, whatever their build, must
 /// agree on it, which `std`'s hashers do not promise.
+fn now_ms() -> u64 {
+    orgplane_store::now_ms().max(0) as u64
+}
+
 fn route_key(route: &str, method: &str) -> i64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in route.bytes().chain([b' ']).chain(method.bytes()) {
@@ -57,21 +61,35 @@ impl RateLimiter {
         RateLimiter { limit }
     }
 
-    /// Counts this request; fails with 429 when the organization is over its limit for this
-    /// route and method. The state is left for the response headers either way.
+    /// Counts this request for `org` (when the caller was authenticated some other way than
+    /// `Store::authenticate`, which counts as it authenticates); see `judge`.
     pub async fn check(&self, store: &Store, org: OrgId, parts: &Parts) -> Result<(), Error> {
+        match self.query(parts) {
+            Some(query) => self.judge(store.count_request(org, query).await?),
+            None => Ok(()),
+        }
+    }
+
+    /// What the store is to count for this request: its route and method in the current
+    /// minute, capped by the rolling window. `None` when rate limiting is off.
+    pub fn query(&self, parts: &Parts) -> Option<RateQuery<impl FnOnce(i64) -> i64 + use<>>> {
         if self.limit == 0 {
-            return Ok(());
+            return None;
         }
         let route = parts.extensions.get::<MatchedPath>().map_or(parts.uri.path(), |m| m.as_str());
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-        let now_ms = now.as_millis() as u64;
-        let (window, into) = window_of(now_ms);
+        let (window, into) = window_of(now_ms());
         let limit = self.limit;
-        let count = store
-            .count_request(org, route_key(route, parts.method.as_str()), window, |previous| cap(limit, previous, into))
-            .await?;
-        let info = self.info(count, now_ms);
+        Some(RateQuery {
+            route: route_key(route, parts.method.as_str()),
+            window,
+            cap: move |previous| cap(limit, previous, into),
+        })
+    }
+
+    /// Fails with 429 when the count says the organization is over its limit for this route
+    /// and method. The state is left for the response headers either way.
+    pub fn judge(&self, count: RateCount) -> Result<(), Error> {
+        let info = self.info(count, now_ms());
         let _ = REQUEST.try_with(|r| *r.rate.lock().expect("rate info lock") = Some(info));
         if count.counted {
             Ok(())
@@ -84,7 +102,7 @@ impl RateLimiter {
         }
     }
 
-    fn info(&self, count: orgplane_store::RateCount, now_ms: u64) -> RateInfo {
+    fn info(&self, count: RateCount, now_ms: u64) -> RateInfo {
         let (_, into) = window_of(now_ms);
         let used = count.current as f64 + count.previous as f64 * (1.0 - into);
         let remaining = if count.counted { (f64::from(self.limit) - used).max(0.0).floor() as u32 } else { 0 };

@@ -7,9 +7,10 @@
 //! - a lookup that raced with a clear does not store its result: it remembers the epoch before
 //!   querying and inserts only if no clear happened since (checked under the same lock);
 //! - with PostgreSQL, `changed()` also advances the database's change counter (the sequence
-//!   `orgplane_cache_epoch`) after the commit, and every cached lookup first reads it (one tiny
-//!   query) and clears this replica's cache when another replica changed something: a change
-//!   acknowledged by one replica is seen by every replica's next lookup, at once;
+//!   `orgplane_cache_epoch`) after the commit, and every request reads it before its answer is
+//!   sent (the admission statement, see `admission`) and clears this replica's cache when
+//!   another replica changed something: a change acknowledged by one replica is seen by every
+//!   replica's next request, at once;
 //! - entries live at most `MAX_AGE_MS` regardless.
 
 use crate::people::OrgUser;
@@ -136,56 +137,5 @@ impl Cache {
             e.grants.clear();
         }
         insert(&mut e);
-    }
-}
-
-/// PostgreSQL: the reads of the change counter, numbered in the order they begin, one at a time
-/// (`turn`), so that a caller can tell whether a finished read began after it arrived.
-#[derive(Default)]
-pub(crate) struct EpochReads {
-    pub(crate) turn: tokio::sync::Mutex<()>,
-    /// Reads begun so far.
-    begun: AtomicU64,
-    /// One more than the number of the last read finished (0: none yet).
-    finished: AtomicU64,
-}
-
-impl EpochReads {
-    /// Taken on arrival: reads numbered from here on began after it.
-    pub(crate) fn arrival(&self) -> u64 {
-        self.begun.load(Ordering::SeqCst)
-    }
-
-    /// Whether a read that began after `arrival` has finished (its value is in the cache).
-    pub(crate) fn answered(&self, arrival: u64) -> bool {
-        self.finished.load(Ordering::SeqCst) > arrival
-    }
-
-    pub(crate) fn begin(&self) -> u64 {
-        self.begun.fetch_add(1, Ordering::SeqCst)
-    }
-
-    pub(crate) fn finish(&self, read: u64) {
-        self.finished.store(read + 1, Ordering::SeqCst);
-    }
-}
-
-#[cfg(test)]
-mod epoch_read_tests {
-    use super::EpochReads;
-
-    #[test]
-    fn a_read_answers_only_those_who_arrived_before_it_began() {
-        let reads = EpochReads::default();
-        let early = reads.arrival();
-        assert!(!reads.answered(early));
-        let first = reads.begin();
-        let during = reads.arrival(); // arrived while the first read was in flight
-        reads.finish(first);
-        assert!(reads.answered(early));
-        assert!(!reads.answered(during), "the first read may predate a change acknowledged before `during`");
-        let second = reads.begin();
-        reads.finish(second);
-        assert!(reads.answered(during));
     }
 }

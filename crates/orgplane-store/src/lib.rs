@@ -11,7 +11,9 @@
 use std::cell::Cell;
 
 mod accounts;
+mod admission;
 pub mod audit;
+mod batch;
 mod cache;
 mod cloud;
 pub mod families;
@@ -41,7 +43,7 @@ pub use iam::{GroupSummary, StoredPolicy};
 pub use mfa::{Ceremony, TotpState, WebauthnKey};
 pub use orgs::{NewPerson, NewRegistration};
 pub use people::{NewProgrammaticUser, NewUserRole, OrgUser};
-pub use rate_limits::RateCount;
+pub use rate_limits::{RateCount, RateQuery};
 pub use seed::Seeded;
 
 /// Which database sits behind the pool.
@@ -77,7 +79,7 @@ pub struct Store {
     backend: Backend,
     cache: std::sync::Arc<cache::Cache>,
     rates: std::sync::Arc<rate_limits::RateCounters>,
-    epoch_reads: std::sync::Arc<cache::EpochReads>,
+    admissions: std::sync::Arc<admission::Admissions>,
     /// SQLite: this process's writers take turns here, in arrival order, before `BEGIN
     /// IMMEDIATE`. SQLite admits one writer at a time; without the queue the others would poll
     /// its lock in the busy handler, sleeping between tries while the lock sits free.
@@ -88,7 +90,7 @@ pub struct Store {
 tokio::task_local! {
     /// Within `one_request`: whether the request's cache is already in step with the changes
     /// every replica acknowledged before it arrived.
-    static REQUEST_IN_STEP: Cell<bool>;
+    pub(crate) static REQUEST_IN_STEP: Cell<bool>;
 }
 
 /// Runs one API request. Its first cached lookup brings the cache in step with other replicas
@@ -97,6 +99,11 @@ tokio::task_local! {
 /// directly, so a request still reads its own writes.
 pub async fn one_request<F: std::future::Future>(work: F) -> F::Output {
     REQUEST_IN_STEP.scope(Cell::new(false), work).await
+}
+
+/// Whether this request's cache is already in step (always false outside `one_request`).
+fn in_step() -> bool {
+    REQUEST_IN_STEP.try_with(Cell::get).unwrap_or(false)
 }
 
 impl std::fmt::Debug for Store {
@@ -161,9 +168,9 @@ impl Store {
             backend,
             cache,
             rates: Default::default(),
-            epoch_reads: Default::default(),
+            admissions: Default::default(),
             writer_turn: Default::default(),
-            token_writes: Default::default(),
+            token_writes: std::sync::Arc::new(tokens::TokenWrites::new(tokens::MAX_TOKEN_BATCH)),
         })
     }
 
@@ -182,29 +189,14 @@ impl Store {
 
     /// PostgreSQL: brings this replica's read cache in step with every replica's changes; called
     /// before each cached lookup, and within `one_request` only before the request's first.
-    /// SQLite serves one process, whose changes clear the cache directly.
-    ///
-    /// Concurrent callers share reads: a caller waits for a read that *began after it arrived*
-    /// (so it sees every change acknowledged before then, on any replica) and any number of
-    /// callers take the same one. Under load that is one round trip per round trip's worth of
-    /// requests instead of one per lookup.
+    /// The change counter is read by the next admission statement (see `admission`), shared
+    /// with the requests arriving meanwhile. SQLite serves one process, whose changes clear the
+    /// cache directly.
     pub(crate) async fn sync_cache(&self) -> Result<()> {
-        if self.backend != Backend::Postgres || REQUEST_IN_STEP.try_with(Cell::get).unwrap_or(false) {
+        if self.backend != Backend::Postgres || in_step() {
             return Ok(());
         }
-        let reads = &self.epoch_reads;
-        let arrival = reads.arrival();
-        let _turn = reads.turn.lock().await;
-        if reads.answered(arrival) {
-            return Ok(());
-        }
-        let read = reads.begin();
-        use sqlx::Row;
-        let row = sqlx::query("SELECT last_value FROM orgplane_cache_epoch").fetch_one(&self.pool).await.map_err(db)?;
-        self.cache.sync(row.try_get::<i64, _>(0).map_err(db)?);
-        reads.finish(read);
-        let _ = REQUEST_IN_STEP.try_with(|in_step| in_step.set(true));
-        Ok(())
+        self.admit(None).await.map(|_| ())
     }
 
     pub fn backend(&self) -> Backend {
@@ -225,7 +217,10 @@ impl Store {
         sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ()).map_err(db)
     }
 
+    /// Closes the pool, waiting for connections in use; the one kept for admission statements
+    /// is given back first (closing waits for every connection).
     pub async fn close(&self) {
+        self.release_admission_connection().await;
         self.pool.close().await;
     }
 

@@ -1,7 +1,8 @@
 //! Bearer tokens. Only the SHA-256 hash of a secret and its last 4 characters are stored, so a
 //! database leak yields no usable token.
 
-use crate::{Store, db, now_ms};
+use crate::batch::{Batcher, Waiting};
+use crate::{Backend, RateCount, RateQuery, Store, db, now_ms};
 use orgplane_domain::access::{Caller, OrgRole};
 use orgplane_domain::ids::{OrgId, UserId};
 use orgplane_domain::model::{TokenInfo, TokenScope};
@@ -18,30 +19,18 @@ const TOKEN_COLUMNS: &str =
     "id, user_id, name, last_digits, created_at, expires_at, last_used_at, last_used_ip, read_only, allowed_ips";
 
 /// Tokens written in one transaction at most (10 bound values each).
-const MAX_TOKEN_BATCH: usize = 200;
+pub(crate) const MAX_TOKEN_BATCH: usize = 200;
 
 /// Token inserts waiting to be written. Sign-ins and token exchanges each store a token with
 /// its audit event; written one transaction each they queue on the database's single writer
 /// (SQLite) or on the organization's audit chain (PostgreSQL), paying a transaction's round
-/// trips per token. Written together, a batch costs about what one token costs.
-#[derive(Default)]
-pub(crate) struct TokenWrites {
-    queue: std::sync::Mutex<Vec<QueuedToken>>,
-    /// Held by whoever writes a batch.
-    writing: tokio::sync::Mutex<()>,
-}
+/// trips per token. Written together (`Batcher`), a batch costs about what one token costs.
+pub(crate) type TokenWrites = Batcher<QueuedToken, WrittenToken>;
 
-impl TokenWrites {
-    fn queue(&self) -> std::sync::MutexGuard<'_, Vec<QueuedToken>> {
-        self.queue.lock().expect("token queue lock")
-    }
-}
-
-struct QueuedToken {
+pub(crate) struct QueuedToken {
     row: TokenRow,
     /// The request's audit draft, when its event is still to be written.
     draft: Option<crate::audit::Draft>,
-    answer: tokio::sync::oneshot::Sender<Result<WrittenToken>>,
 }
 
 struct TokenRow {
@@ -57,7 +46,7 @@ struct TokenRow {
     allowed_ips: String,
 }
 
-struct WrittenToken {
+pub(crate) struct WrittenToken {
     id: i64,
     /// Whether the request's event was written with it.
     recorded: bool,
@@ -120,35 +109,18 @@ impl Store {
         })
     }
 
-    /// Queues the row and waits until a batch holding it is committed. Whoever holds
-    /// `writing` takes what is queued and writes it; a request whose row went out in someone
-    /// else's batch stops waiting for `writing` as soon as that batch is committed.
+    /// Queues the row and waits until a batch holding it is committed.
     async fn write_token(&self, row: TokenRow) -> Result<WrittenToken> {
-        let (answer, mut answered) = tokio::sync::oneshot::channel();
-        let draft = crate::audit::pending();
-        self.token_writes.queue().push(QueuedToken { row, draft, answer });
-        let abandoned = |_| Error::internal("a token write was abandoned");
-        let writing = tokio::select! {
-            biased;
-            written = &mut answered => return written.map_err(abandoned)?,
-            writing = self.token_writes.writing.lock() => writing,
+        let queued = QueuedToken { row, draft: crate::audit::pending() };
+        let store = self.clone();
+        let run = move |batch| {
+            let store = store.clone();
+            async move { store.write_token_batch(batch).await }
         };
-        let batch: Vec<QueuedToken> = {
-            let mut queue = self.token_writes.queue();
-            let n = queue.len().min(MAX_TOKEN_BATCH);
-            queue.drain(..n).collect()
-        };
-        if !batch.is_empty() {
-            // A task of its own: a request that goes away mid-write (its client hung up)
-            // must not abandon the others' tokens.
-            let store = self.clone();
-            let _ = tokio::spawn(async move { store.write_token_batch(batch).await }).await;
-        }
-        drop(writing);
-        answered.await.map_err(abandoned)?
+        self.token_writes.submit(queued, run).await
     }
 
-    async fn write_token_batch(&self, batch: Vec<QueuedToken>) {
+    async fn write_token_batch(&self, batch: Vec<Waiting<QueuedToken, WrittenToken>>) {
         let started = std::time::Instant::now();
         let result = self.insert_token_rows(&batch).await;
         tracing::debug!(tokens = batch.len(), elapsed_us = started.elapsed().as_micros() as u64, "token batch written");
@@ -176,7 +148,7 @@ impl Store {
 
     /// One transaction: the rows in one `INSERT`, then the events of the requests among them
     /// that are being recorded.
-    async fn insert_token_rows(&self, batch: &[QueuedToken]) -> Result<Vec<WrittenToken>> {
+    async fn insert_token_rows(&self, batch: &[Waiting<QueuedToken, WrittenToken>]) -> Result<Vec<WrittenToken>> {
         let mut tx = self.begin_write().await?;
         let sql = format!(
             "INSERT INTO tokens (hash, kind, user_id, organization_id, name, last_digits, created_at, expires_at, \
@@ -184,7 +156,7 @@ impl Store {
             crate::value_rows(batch.len(), 10)
         );
         let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for QueuedToken { row, .. } in batch {
+        for Waiting { item: QueuedToken { row, .. }, .. } in batch {
             insert = insert
                 .bind(&row.hash)
                 .bind(row.kind)
@@ -207,7 +179,7 @@ impl Store {
         }
         let mut written = Vec::with_capacity(batch.len());
         let mut drafts = Vec::new();
-        for queued in batch {
+        for Waiting { item: queued, .. } in batch {
             let id = *ids.get(&queued.row.hash).ok_or_else(|| Error::internal("an inserted token has no id"))?;
             if let Some(draft) = &queued.draft {
                 let mut draft = draft.clone();
@@ -243,6 +215,63 @@ impl Store {
                 found
             }
         };
+        self.use_token(hash, token, ip, now).await
+    }
+
+    /// Authenticates an API request's token and, given `rate`, counts the request against its
+    /// organization's rate limit (see `count_request`).
+    ///
+    /// On PostgreSQL a token found in the read cache is taken at once and confirmed by the
+    /// admission statement that counts the request, which also reads the change counter: if
+    /// that shows a change the cache had not seen, the token is looked up again. So a request
+    /// costs one round trip, shared with the requests arriving together, instead of a counter
+    /// read followed by a count.
+    pub async fn authenticate<C: FnOnce(i64) -> i64>(
+        &self,
+        hash: &str,
+        ip: Option<IpAddr>,
+        rate: Option<RateQuery<C>>,
+    ) -> Result<Option<(Caller, Option<RateCount>)>> {
+        if self.backend == Backend::Postgres && !crate::in_step() {
+            let now = now_ms();
+            let generation = self.cache.epoch();
+            if let Some(cached) = self.cache.caller(hash, now) {
+                let (previous, item) = match rate {
+                    Some(query) => {
+                        let (previous, item) = self.rate_item(cached.caller.org_id, query).await?;
+                        (Some(previous), item)
+                    }
+                    None => (None, None),
+                };
+                let counted = self.admit(item).await?;
+                let count = previous.map(|previous| RateCount::of(previous, counted));
+                let found = if self.cache.epoch() == generation {
+                    self.use_token(hash, cached, ip, now).await?
+                } else {
+                    // Something changed since the cache was filled: ask the database (the
+                    // request is in step now, and already counted).
+                    self.resolve_token(hash, ip).await?
+                };
+                return Ok(found.map(|(caller, _)| (caller, count)));
+            }
+        }
+        let Some((caller, _)) = self.resolve_token(hash, ip).await? else { return Ok(None) };
+        let count = match rate {
+            Some(query) => Some(self.count_request(caller.org_id, query).await?),
+            None => None,
+        };
+        Ok(Some((caller, count)))
+    }
+
+    /// Checks a found token's expiry and address scope, and records its use (at most once a
+    /// minute per token, or when the address changes).
+    async fn use_token(
+        &self,
+        hash: &str,
+        token: ResolvedToken,
+        ip: Option<IpAddr>,
+        now: i64,
+    ) -> Result<Option<(Caller, TokenScope)>> {
         if token.expires_at.is_some_and(|e| e <= now) {
             return Ok(None);
         }

@@ -186,41 +186,99 @@ async fn a_request_syncs_with_other_replicas_once_and_the_next_request_sees_thei
 
 /// Requests counted at once through two replicas against one rate-limit budget: exactly the cap
 /// is let through, and the counted requests saw the counts 1..=cap once each, however the
-/// requests were batched into upserts.
+/// requests were batched into admission statements. Three organizations with different caps
+/// are counted at the same time, so batches hold several keys.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_counts_through_two_replicas_let_exactly_the_cap_through() {
     use orgplane_domain::ids::OrgId;
+    use orgplane_store::RateQuery;
     let Some(db) = TestDb::new(Backend::Postgres).await else {
         eprintln!("ORGPLANE_TEST_POSTGRES_URL is not set: replica test not run");
         return;
     };
     let replicas = [db.store.clone(), Store::connect(&db.url).await.unwrap()];
-    let org = OrgId::parse("606000000123").unwrap();
+    let orgs = [("606000000123", 200), ("606000000124", 50), ("606000000125", 1)]
+        .map(|(id, cap)| (OrgId::parse(id).unwrap(), cap));
     // A window ahead of the clock: no other test's pruning reaches it.
-    let (route, window, cap) = (7, orgplane_store::now_ms() / 60_000 + 1_000, 200);
-    let tasks: Vec<_> = (0..300)
+    let (route, window) = (7, orgplane_store::now_ms() / 60_000 + 1_000);
+    let tasks: Vec<_> = (0..900)
         .map(|i| {
             let store = replicas[i % 2].clone();
-            tokio::spawn(async move { store.count_request(org, route, window, |_| cap).await.unwrap() })
+            let (org, cap) = orgs[i % 3];
+            tokio::spawn(async move {
+                let count = store.count_request(org, RateQuery { route, window, cap: move |_| cap }).await.unwrap();
+                (org, count)
+            })
         })
         .collect();
-    let mut seen = Vec::new();
+    let mut seen: std::collections::HashMap<OrgId, Vec<i64>> = Default::default();
     for t in tasks {
-        let count = t.await.unwrap();
+        let (org, count) = t.await.unwrap();
+        let cap = orgs.iter().find(|(o, _)| *o == org).unwrap().1;
         if count.counted {
-            seen.push(count.current);
+            seen.entry(org).or_default().push(count.current);
         } else {
             assert_eq!(count.current, cap, "a refused request saw a full window: {count:?}");
         }
     }
-    seen.sort_unstable();
-    assert_eq!(seen, (1..=cap).collect::<Vec<_>>());
-    let after = replicas[1].count_request(org, route, window, |_| cap).await.unwrap();
-    assert!(!after.counted);
+    for (org, cap) in orgs {
+        let mut counts = seen.remove(&org).unwrap_or_default();
+        counts.sort_unstable();
+        assert_eq!(counts, (1..=cap).collect::<Vec<_>>(), "organization {org}");
+        let after = replicas[1].count_request(org, RateQuery { route, window, cap: |_| cap }).await.unwrap();
+        assert!(!after.counted);
+    }
     // The next window starts from zero and knows the previous one's count.
-    let next = replicas[0].count_request(org, route, window + 1, |previous| previous + 1).await.unwrap();
+    let (org, cap) = orgs[0];
+    let next = replicas[0]
+        .count_request(org, RateQuery { route, window: window + 1, cap: |previous| previous + 1 })
+        .await
+        .unwrap();
     assert_eq!((next.previous, next.current, next.counted), (cap, 1, true));
     replicas[1].close().await;
+}
+
+/// `authenticate` takes a token from the read cache at once and lets the admission statement
+/// (which counts the request) confirm it: a token revoked through another replica is refused by
+/// the very next request, though this replica's cache still held it, and a request refused that
+/// way was still counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cached_token_revoked_on_another_replica_is_refused_by_the_next_request() {
+    use orgplane_domain::secret::{TokenKind, new_token, token_hash};
+    use orgplane_store::RateQuery;
+    let Some(db) = TestDb::new(Backend::Postgres).await else {
+        eprintln!("ORGPLANE_TEST_POSTGRES_URL is not set: replica test not run");
+        return;
+    };
+    let (a, b) = (db.store.clone(), Store::connect(&db.url).await.unwrap());
+    let (org, _, user) = a.register(&registration("admitted@example.com")).await.unwrap();
+    let token = new_token(TokenKind::Personal);
+    let info =
+        a.insert_token(TokenKind::Personal, &user, org, Some("t"), &token, None, &Default::default()).await.unwrap();
+    let hash = token_hash(&token.secret);
+    let (route, window) = (11, orgplane_store::now_ms() / 60_000 + 2_000);
+    let request = |store: Store| {
+        let hash = hash.clone();
+        orgplane_store::one_request(async move {
+            store.authenticate(&hash, None, Some(RateQuery { route, window, cap: |_| 100 })).await.unwrap()
+        })
+    };
+    // Two requests: the first fills the cache, the second is served from it.
+    for n in 1..=2 {
+        let (caller, count) = request(a.clone()).await.expect("the token authenticates");
+        assert_eq!(caller.org_id, org);
+        let count = count.expect("counted");
+        assert_eq!((count.counted, count.current), (true, n));
+    }
+    // Without a rate query nothing is counted, and the token still authenticates.
+    let unlimited = orgplane_store::one_request(a.authenticate(&hash, None, None::<RateQuery<fn(i64) -> i64>>));
+    assert!(unlimited.await.unwrap().is_some_and(|(_, count)| count.is_none()));
+    b.delete_token(org, info.id, Some(&user)).await.unwrap();
+    assert!(request(a.clone()).await.is_none(), "replica A still accepts the revoked token");
+    // The refused request was counted: the next count is the fourth.
+    let count = a.count_request(org, RateQuery { route, window, cap: |_| 100 }).await.unwrap();
+    assert_eq!(count.current, 4);
+    b.close().await;
 }
 
 both_backends!(cached_account_lists_follow_every_change, |app| {
