@@ -126,32 +126,50 @@ both_backends!(deleting_an_organization_keeps_people_in_their_other_organization
     assert!(store.find_credentials("multi@example.com").await.unwrap().is_some());
 });
 
+/// Two stores (replicas) on one PostgreSQL test database, an organization registered through
+/// the first, and a personal token of its admin. `None` when PostgreSQL is not configured.
+struct ReplicasWithToken {
+    /// Kept alive: dropping it drops the database.
+    _db: TestDb,
+    a: Store,
+    b: Store,
+    org: orgplane_domain::ids::OrgId,
+    user: orgplane_domain::ids::UserId,
+    token_id: i64,
+    hash: String,
+}
+
+async fn replicas_with_token(email: &str) -> Option<ReplicasWithToken> {
+    use orgplane_domain::secret::{TokenKind, new_token, token_hash};
+    let Some(db) = TestDb::new(Backend::Postgres).await else {
+        eprintln!("ORGPLANE_TEST_POSTGRES_URL is not set: replica test not run");
+        return None;
+    };
+    let (a, b) = (db.store.clone(), Store::connect(&db.url).await.unwrap());
+    let (org, _, user) = a.register(&registration(email)).await.unwrap();
+    let token = new_token(TokenKind::Personal);
+    let info =
+        a.insert_token(TokenKind::Personal, &user, org, Some("t"), &token, None, &Default::default()).await.unwrap();
+    Some(ReplicasWithToken { _db: db, a, b, org, user, token_id: info.id, hash: token_hash(&token.secret) })
+}
+
 /// Two replicas on one PostgreSQL database: a revocation on one is seen by the other at its very
 /// next lookup (the shared change counter clears its cache), not after the cache's 30-second bound.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_on_one_replica_clears_the_other_replicas_cache() {
-    use orgplane_domain::secret::{TokenKind, new_token, token_hash};
-    let Some(db) = TestDb::new(Backend::Postgres).await else {
-        eprintln!("ORGPLANE_TEST_POSTGRES_URL is not set: replica test not run");
+    let Some(ReplicasWithToken { _db, a, b, org, user, token_id, hash }) =
+        replicas_with_token("replicas@example.com").await
+    else {
         return;
     };
-    let replica_a = db.store.clone();
-    let replica_b = Store::connect(&db.url).await.unwrap();
-    let (org, _, user) = replica_a.register(&registration("replicas@example.com")).await.unwrap();
-    let token = new_token(TokenKind::Personal);
-    let info = replica_a
-        .insert_token(TokenKind::Personal, &user, org, Some("t"), &token, None, &Default::default())
-        .await
-        .unwrap();
-    let hash = token_hash(&token.secret);
     // Warm replica A's cache.
-    assert!(replica_a.caller_for_token(&hash, None).await.unwrap().is_some());
-    assert!(replica_a.caller_for_token(&hash, None).await.unwrap().is_some());
+    assert!(a.caller_for_token(&hash, None).await.unwrap().is_some());
+    assert!(a.caller_for_token(&hash, None).await.unwrap().is_some());
 
     // Revoked through replica B: replica A refuses the token at its very next lookup.
-    replica_b.delete_token(org, info.id, Some(&user)).await.unwrap();
-    assert!(replica_a.caller_for_token(&hash, None).await.unwrap().is_none(), "replica A still accepts the token");
-    replica_b.close().await;
+    b.delete_token(org, token_id, Some(&user)).await.unwrap();
+    assert!(a.caller_for_token(&hash, None).await.unwrap().is_none(), "replica A still accepts the token");
+    b.close().await;
 }
 
 /// Within one request the cache is brought in step with the other replicas once, at its first
@@ -159,20 +177,14 @@ async fn a_change_on_one_replica_clears_the_other_replicas_cache() {
 /// request sees what another replica changed in between.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_syncs_with_other_replicas_once_and_the_next_request_sees_their_changes() {
-    use orgplane_domain::secret::{TokenKind, new_token, token_hash};
-    let Some(db) = TestDb::new(Backend::Postgres).await else {
-        eprintln!("ORGPLANE_TEST_POSTGRES_URL is not set: replica test not run");
+    let Some(ReplicasWithToken { _db, a, b, org, user, token_id, hash }) =
+        replicas_with_token("onerequest@example.com").await
+    else {
         return;
     };
-    let (a, b) = (db.store.clone(), Store::connect(&db.url).await.unwrap());
-    let (org, _, user) = a.register(&registration("onerequest@example.com")).await.unwrap();
-    let token = new_token(TokenKind::Personal);
-    let info =
-        a.insert_token(TokenKind::Personal, &user, org, Some("t"), &token, None, &Default::default()).await.unwrap();
-    let hash = token_hash(&token.secret);
     orgplane_store::one_request(async {
         assert!(a.caller_for_token(&hash, None).await.unwrap().is_some());
-        b.delete_token(org, info.id, Some(&user)).await.unwrap();
+        b.delete_token(org, token_id, Some(&user)).await.unwrap();
         assert!(
             a.caller_for_token(&hash, None).await.unwrap().is_some(),
             "a request that began before the revocation keeps its view"
@@ -244,18 +256,12 @@ async fn concurrent_counts_through_two_replicas_let_exactly_the_cap_through() {
 /// way was still counted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cached_token_revoked_on_another_replica_is_refused_by_the_next_request() {
-    use orgplane_domain::secret::{TokenKind, new_token, token_hash};
     use orgplane_store::RateQuery;
-    let Some(db) = TestDb::new(Backend::Postgres).await else {
-        eprintln!("ORGPLANE_TEST_POSTGRES_URL is not set: replica test not run");
+    let Some(ReplicasWithToken { _db, a, b, org, user, token_id, hash }) =
+        replicas_with_token("admitted@example.com").await
+    else {
         return;
     };
-    let (a, b) = (db.store.clone(), Store::connect(&db.url).await.unwrap());
-    let (org, _, user) = a.register(&registration("admitted@example.com")).await.unwrap();
-    let token = new_token(TokenKind::Personal);
-    let info =
-        a.insert_token(TokenKind::Personal, &user, org, Some("t"), &token, None, &Default::default()).await.unwrap();
-    let hash = token_hash(&token.secret);
     let (route, window) = (11, orgplane_store::now_ms() / 60_000 + 2_000);
     let request = |store: Store| {
         let hash = hash.clone();
@@ -273,7 +279,7 @@ async fn a_cached_token_revoked_on_another_replica_is_refused_by_the_next_reques
     // Without a rate query nothing is counted, and the token still authenticates.
     let unlimited = orgplane_store::one_request(a.authenticate(&hash, None, None::<RateQuery<fn(i64) -> i64>>));
     assert!(unlimited.await.unwrap().is_some_and(|(_, count)| count.is_none()));
-    b.delete_token(org, info.id, Some(&user)).await.unwrap();
+    b.delete_token(org, token_id, Some(&user)).await.unwrap();
     assert!(request(a.clone()).await.is_none(), "replica A still accepts the revoked token");
     // The refused request was counted: the next count is the fourth.
     let count = a.count_request(org, RateQuery { route, window, cap: |_| 100 }).await.unwrap();
