@@ -28,12 +28,13 @@ pub struct RateLimiter {
     limit: u32,
 }
 
-/// A stable 64-bit key for a route and method (FNV-1a): replicas, whatever their build, must
-/// agree on it, which `std`'s hashers do not promise.
+/// The clock in unsigned milliseconds, as the window arithmetic takes it.
 fn now_ms() -> u64 {
     orgplane_store::now_ms().max(0) as u64
 }
 
+/// A stable 64-bit key for a route and method (FNV-1a): replicas, whatever their build, must
+/// agree on it, which `std`'s hashers do not promise.
 fn route_key(route: &str, method: &str) -> i64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in route.bytes().chain([b' ']).chain(method.bytes()) {
