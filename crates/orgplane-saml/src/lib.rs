@@ -38,9 +38,11 @@
 //!    ECDSA-SHA256/384/512 and every DigestMethod SHA-256/384/512 (`algorithm_not_allowed`).
 //! 5. samael with `allowed_signature_algorithms` set, IdP metadata that carries exactly our one
 //!    pinned certificate (checked through `idp_signing_certs()` before every parse: samael skips
-//!    verification when there is none), `ReduceMode::ValidateAndMarkNoAncestors`: xmlsec verifies
-//!    every signature against the pinned key, only the digested nodes survive, duplicate IDs are
-//!    refused; then samael's Destination/Issuer/Status/InResponseTo/time/Audience/Recipient checks.
+//!    verification when there is none), `ReduceMode::PreDigest`: xmlsec verifies every signature
+//!    against the pinned key, duplicate IDs are refused, and what samael parses next is the
+//!    pre-digest content of the one verified reference (the signed Response when there is one,
+//!    else the signed Assertion) — the exact bytes that were digested; then samael's
+//!    Destination/Issuer/Status/InResponseTo/time/Audience/Recipient checks.
 //!    A failed signature is reported `wrong_certificate` when the signature embeds another
 //!    certificate, else `signature_invalid` (the embedded certificate is never trusted).
 //! 6. Our checks on the assertion samael returns (signed content only), with the caller's `now`

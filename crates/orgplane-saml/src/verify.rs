@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use chrono::{DateTime, Duration, Utc};
-use samael::crypto::{AllowedSignatureAlgorithm, decode_x509_cert};
+use samael::crypto::{AllowedSignatureAlgorithm, ReduceMode, decode_x509_cert};
 use samael::schema::{Assertion, SubjectConfirmation};
 use samael::service_provider::{Error as SamlError, ServiceProvider};
 
@@ -209,8 +209,13 @@ pub(crate) fn verify_signed(xml: &str, facts: &Scan, input: &ResponseInput<'_>) 
         Err(e) => return Err(Rejection::IdpConfigInvalid(e.to_string())),
     }
     let ids: Option<Vec<&str>> = input.possible_request_ids.as_ref().map(|v| v.iter().map(String::as_str).collect());
+    // PreDigest: what samael parses is exactly the bytes xmlsec digested for the one verified
+    // reference (the Response's when both it and the Assertion are signed), never a pruned copy
+    // of the document. It is also the mode that leaves libxml2 nothing to leak: the pruning
+    // modes make a signed Assertion the document root with libxml 0.3.3's
+    // `set_root_element`, which drops the old root instead of freeing it (~2.3 KB a response).
     let assertion = provider
-        .parse_xml_response(xml, ids.as_deref())
+        .parse_xml_response_with_mode(xml, ids.as_deref(), ReduceMode::PreDigest)
         .map_err(|e| map_samael_error(e, facts, input.idp, sp_initiated))?;
 
     // 6. Our own checks on the verified assertion, with the caller's clock.
