@@ -5,31 +5,48 @@ use time::OffsetDateTime;
 
 pub type Millis = i64;
 
-/// `YYYY-MM-DDTHH:MM:SS.sssZ`, Spot's timestamp. Written digit by digit: every reply carries
-/// one per request and two per listed item, and `format!` was a twentieth of the CPU of a listing.
+/// `YYYY-MM-DDTHH:MM:SS.sssZ`, Spot's timestamp.
 pub fn to_spot(ms: Millis) -> String {
-    let dt =
-        OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH);
-    let Ok(year) = u32::try_from(dt.year()) else {
-        return formatted(dt);
-    };
-    let mut out = *b"0000-00-00T00:00:00.000Z";
-    let fields = [
-        (0, 4, year),
-        (5, 2, u32::from(u8::from(dt.month()))),
-        (8, 2, u32::from(dt.day())),
-        (11, 2, u32::from(dt.hour())),
-        (14, 2, u32::from(dt.minute())),
-        (17, 2, u32::from(dt.second())),
-        (20, 3, u32::from(dt.millisecond())),
-    ];
-    for (at, width, mut value) in fields {
-        for digit in out[at..at + width].iter_mut().rev() {
-            *digit = b'0' + (value % 10) as u8;
-            value /= 10;
+    SpotTime(ms).to_string()
+}
+
+/// A timestamp shown as Spot shows it, written without allocating: `Display` and `Serialize`
+/// write the 24 characters straight to the output (every reply carries one per request and one
+/// or two per listed item; `format!` was a twentieth of the CPU of a listing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpotTime(pub Millis);
+
+impl std::fmt::Display for SpotTime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let dt = OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000_000)
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        let Ok(year) = u32::try_from(dt.year()) else {
+            return f.write_str(&formatted(dt));
+        };
+        let mut out = *b"0000-00-00T00:00:00.000Z";
+        let fields = [
+            (0, 4, year),
+            (5, 2, u32::from(u8::from(dt.month()))),
+            (8, 2, u32::from(dt.day())),
+            (11, 2, u32::from(dt.hour())),
+            (14, 2, u32::from(dt.minute())),
+            (17, 2, u32::from(dt.second())),
+            (20, 3, u32::from(dt.millisecond())),
+        ];
+        for (at, width, mut value) in fields {
+            for digit in out[at..at + width].iter_mut().rev() {
+                *digit = b'0' + (value % 10) as u8;
+                value /= 10;
+            }
         }
+        f.write_str(std::str::from_utf8(&out).expect("ASCII digits"))
     }
-    out.iter().map(|&b| char::from(b)).collect()
+}
+
+impl serde::Serialize for SpotTime {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
 }
 
 /// The general form, for years before 0.
@@ -72,6 +89,15 @@ mod tests {
         }
         assert_eq!(to_spot(253_402_300_799_999), "9999-12-31T23:59:59.999Z");
         assert_eq!(to_spot(-1), "1969-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn spot_time_serialises_as_its_string() {
+        let ms = 1_529_494_501_745;
+        assert_eq!(serde_json::to_string(&SpotTime(ms)).unwrap(), format!("\"{}\"", to_spot(ms)));
+        let before_year_0 = -62_198_755_200_000;
+        assert!(to_spot(before_year_0).starts_with('-'));
+        assert_eq!(serde_json::to_string(&SpotTime(before_year_0)).unwrap(), format!("\"{}\"", to_spot(before_year_0)));
     }
 
     #[test]

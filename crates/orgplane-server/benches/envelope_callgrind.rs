@@ -24,19 +24,17 @@ fn request() -> RequestContext {
     }
 }
 
-fn accounts(n: usize) -> Vec<AccountItem> {
+fn accounts(n: usize) -> Vec<Account> {
     (0..n)
-        .map(|i| {
-            AccountItem::from(Account {
-                id: AccountId::from_stored(format!("act-{i:08x}")),
-                organization_id: OrgId::from_i64(606_000_000_001),
-                name: format!("Production {i}"),
-                is_default: i == 0,
-                cloud_provider: (i % 3 == 0).then(|| "AWS".to_string()),
-                provider_external_id: (i % 3 == 0).then(|| format!("{:012}", 123_456_789_000u64 + i as u64)),
-                slack_channels: vec![],
-                created_at: 1_764_000_000_000 + i as i64,
-            })
+        .map(|i| Account {
+            id: AccountId::from_stored(format!("act-{i:08x}")),
+            organization_id: OrgId::from_i64(606_000_000_001),
+            name: format!("Production {i}"),
+            is_default: i == 0,
+            cloud_provider: (i % 3 == 0).then(|| "AWS".to_string()),
+            provider_external_id: (i % 3 == 0).then(|| format!("{:012}", 123_456_789_000u64 + i as u64)),
+            slack_channels: vec![],
+            created_at: 1_764_000_000_000 + i as i64,
         })
         .collect()
 }
@@ -62,8 +60,9 @@ fn encode<T: serde::Serialize>(kind: &'static str, items: Vec<T>) -> Response {
 #[library_benchmark]
 #[bench::one_account(args = (1), setup = accounts)]
 #[bench::page_of_100_accounts(args = (100), setup = accounts)]
-fn account_items(items: Vec<AccountItem>) -> Response {
-    black_box(encode("spotinst:setup:account", black_box(items)))
+fn account_items(accounts: Vec<Account>) -> Response {
+    let items = black_box(&accounts).iter().map(AccountItem::from).collect();
+    black_box(encode("spotinst:setup:account", items))
 }
 
 #[library_benchmark]

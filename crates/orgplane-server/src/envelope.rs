@@ -35,7 +35,8 @@ pub fn answering<R>(ctx: RequestContext, f: impl FnOnce() -> R) -> R {
 
 /// Writes `{"request": …, "response": response}` straight into the body: no intermediate JSON
 /// tree (the items of a long list would otherwise become one map per object first).
-fn envelope(status: StatusCode, response: &impl Serialize) -> Response {
+/// `size_hint`: bytes of the response's encoded items, so that the body is allocated once.
+fn envelope(status: StatusCode, response: &impl Serialize, size_hint: usize) -> Response {
     #[derive(Serialize)]
     struct Envelope<'a, R> {
         request: RequestPart<'a>,
@@ -53,15 +54,18 @@ fn envelope(status: StatusCode, response: &impl Serialize) -> Response {
         /// Outside a request (benchmarks, tests of the encoder): `{}`.
         Unknown {},
     }
-    fn encode<R: Serialize>(request: RequestPart<'_>, response: &R) -> String {
-        serde_json::to_string(&Envelope { request, response }).expect("envelopes serialise")
+    fn encode<R: Serialize>(request: RequestPart<'_>, response: &R, capacity: usize) -> String {
+        let mut body = Vec::with_capacity(capacity);
+        serde_json::to_writer(&mut body, &Envelope { request, response }).expect("envelopes serialise");
+        // serde_json writes only valid UTF-8.
+        String::from_utf8(body).expect("JSON is UTF-8")
     }
     let body = REQUEST
         .try_with(|r| {
             let request = RequestPart::Known { id: &r.id, url: &r.url, method: &r.method, timestamp: &r.timestamp };
-            encode(request, response)
+            encode(request, response, size_hint + r.url.len() + 256)
         })
-        .unwrap_or_else(|_| encode(RequestPart::Unknown {}, response));
+        .unwrap_or_else(|_| encode(RequestPart::Unknown {}, response, size_hint + 256));
     let mut res = (status, body).into_response();
     res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     res
@@ -82,15 +86,36 @@ impl StatusPart {
 /// Renders `response` (an error's fields) into the envelope with the given status.
 pub(crate) fn render(status: StatusCode, mut response: serde_json::Map<String, Value>) -> Response {
     response.insert("status".into(), serde_json::to_value(StatusPart::of(status)).expect("serialises"));
-    envelope(status, &response)
+    envelope(status, &response, 0)
 }
 
-/// One item of a reply, already encoded as JSON.
-pub type Encoded = Box<RawValue>;
+/// The items of a reply, already encoded: one JSON array, written in one go (an allocation per
+/// item showed up in profiles of the listings), and how many it holds.
+#[derive(Debug)]
+pub struct Encoded {
+    array: Box<RawValue>,
+    count: usize,
+}
 
-/// Encodes one item of a reply.
-pub fn encode(item: impl Serialize) -> Encoded {
-    serde_json::value::to_raw_value(&item).expect("wire types serialise")
+impl Encoded {
+    fn of<T: Serialize>(items: impl IntoIterator<Item = T>) -> Self {
+        /// Serialises the iterator as a sequence, counting as it goes.
+        struct Seq<I>(std::cell::Cell<Option<I>>, std::cell::Cell<usize>);
+        impl<T: Serialize, I: Iterator<Item = T>> Serialize for Seq<I> {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                use serde::ser::SerializeSeq;
+                let mut seq = serializer.serialize_seq(None)?;
+                for item in self.0.take().into_iter().flatten() {
+                    seq.serialize_element(&item)?;
+                    self.1.set(self.1.get() + 1);
+                }
+                seq.end()
+            }
+        }
+        let seq = Seq(std::cell::Cell::new(Some(items.into_iter())), std::cell::Cell::new(0));
+        let array = serde_json::value::to_raw_value(&seq).expect("wire types serialise");
+        Encoded { array, count: seq.1.get() }
+    }
 }
 
 /// A successful answer: 200 with items of one `kind`, or with the status alone.
@@ -99,17 +124,17 @@ pub enum Reply {
     /// Action responses (update, delete, mapping changes): `request` + `response.status`.
     Done,
     /// Item responses: `kind`, `items`, `count`.
-    Items { kind: &'static str, items: Vec<Encoded> },
+    Items { kind: &'static str, items: Encoded },
     /// An update that reports how many records it changed (`response.affectedRows`), as Spot's
     /// event-subscription update does.
     Affected(u64),
     /// One page of a longer list: as `Items`, plus `paginationInfo.nextCursor` when more follow.
-    Page { kind: &'static str, items: Vec<Encoded>, next_cursor: Option<String> },
+    Page { kind: &'static str, items: Encoded, next_cursor: Option<String> },
 }
 
 impl Reply {
     pub fn items<T: Serialize>(kind: &'static str, items: impl IntoIterator<Item = T>) -> Self {
-        Reply::Items { kind, items: items.into_iter().map(encode).collect() }
+        Reply::Items { kind, items: Encoded::of(items) }
     }
 
     pub fn item<T: Serialize>(kind: &'static str, item: T) -> Self {
@@ -121,7 +146,7 @@ impl Reply {
         items: impl IntoIterator<Item = T>,
         next_cursor: Option<String>,
     ) -> Self {
-        Reply::Page { kind, items: items.into_iter().map(encode).collect(), next_cursor }
+        Reply::Page { kind, items: Encoded::of(items), next_cursor }
     }
 }
 
@@ -134,7 +159,7 @@ impl IntoResponse for Reply {
             #[serde(skip_serializing_if = "Option::is_none")]
             kind: Option<&'static str>,
             #[serde(skip_serializing_if = "Option::is_none")]
-            items: Option<&'a [Encoded]>,
+            items: Option<&'a RawValue>,
             #[serde(skip_serializing_if = "Option::is_none")]
             count: Option<usize>,
             #[serde(skip_serializing_if = "Option::is_none")]
@@ -156,18 +181,18 @@ impl IntoResponse for Reply {
             affected_rows: None,
         };
         let (kind, items, next_cursor) = match &self {
-            Reply::Done => return envelope(StatusCode::OK, &success),
+            Reply::Done => return envelope(StatusCode::OK, &success, 0),
             Reply::Affected(n) => {
                 success.affected_rows = Some(*n);
-                return envelope(StatusCode::OK, &success);
+                return envelope(StatusCode::OK, &success, 0);
             }
             Reply::Items { kind, items } => (kind, items, None),
             Reply::Page { kind, items, next_cursor } => (kind, items, next_cursor.as_deref()),
         };
         success.kind = Some(kind);
-        success.items = Some(items);
-        success.count = Some(items.len());
+        success.items = Some(&items.array);
+        success.count = Some(items.count);
         success.pagination_info = next_cursor.map(|next_cursor| Pagination { next_cursor });
-        envelope(StatusCode::OK, &success)
+        envelope(StatusCode::OK, &success, items.array.get().len() + next_cursor.map_or(0, str::len))
     }
 }

@@ -6,6 +6,7 @@ use orgplane_domain::model::Account;
 use orgplane_domain::{Error, Result};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
+use std::sync::Arc;
 
 const ACCOUNT_COLUMNS: &str = "a.id, a.organization_id, a.name, a.is_default, a.cloud_provider, a.provider_external_id, a.slack_channels, a.created_at";
 
@@ -20,12 +21,13 @@ impl Store {
 
     /// The organization's accounts, default first then oldest first, optionally only those
     /// linked to one cloud account (AWS account number, Azure subscription, GCP project).
-    pub async fn list_accounts(&self, org: OrgId, cloud_account_id: Option<&str>) -> Result<Vec<Account>> {
+    /// Shared with the read cache: the whole list is served from it without a copy.
+    pub async fn list_accounts(&self, org: OrgId, cloud_account_id: Option<&str>) -> Result<Arc<Vec<Account>>> {
         let now = now_ms();
         self.sync_cache().await?;
         if cloud_account_id.is_none() {
             if let Some(hit) = self.cache.accounts(org.as_i64(), now) {
-                return Ok(hit.as_ref().clone());
+                return Ok(hit);
             }
         }
         let epoch = self.cache.epoch();
@@ -39,9 +41,9 @@ impl Store {
         .fetch_all(&self.pool)
         .await
         .map_err(db)?;
-        let accounts = rows.iter().map(account_row).collect::<Result<Vec<_>>>()?;
+        let accounts = Arc::new(rows.iter().map(account_row).collect::<Result<Vec<_>>>()?);
         if cloud_account_id.is_none() {
-            self.cache.put_accounts(epoch, org.as_i64(), std::sync::Arc::new(accounts.clone()), now);
+            self.cache.put_accounts(epoch, org.as_i64(), accounts.clone(), now);
         }
         Ok(accounts)
     }

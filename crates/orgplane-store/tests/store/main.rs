@@ -106,7 +106,8 @@ both_backends!(default_account_is_unique_and_undeletable, |app| {
     assert!(matches!(err, Error::Invalid { code: "CANT_DELETE_DEFAULT_ACCOUNT", .. }), "{err:?}");
     let extra = store.create_account(org, "Extra").await.unwrap();
     assert!(!extra.is_default);
-    let defaults: Vec<_> = store.list_accounts(org, None).await.unwrap().into_iter().filter(|a| a.is_default).collect();
+    let accounts = store.list_accounts(org, None).await.unwrap();
+    let defaults: Vec<_> = accounts.iter().filter(|a| a.is_default).collect();
     assert_eq!(defaults.len(), 1);
     assert_eq!(defaults[0].id, default);
     store.delete_account(org, &extra.id).await.unwrap();
@@ -294,7 +295,7 @@ both_backends!(cached_account_lists_follow_every_change, |app| {
     let extra = store.create_account(org, "Extra").await.unwrap();
     assert_eq!(store.list_accounts(org, None).await.unwrap().len(), 2);
     store.update_account(org, &extra.id, Some("Renamed"), None).await.unwrap();
-    let names: Vec<_> = store.list_accounts(org, None).await.unwrap().into_iter().map(|a| a.name).collect();
+    let names: Vec<_> = store.list_accounts(org, None).await.unwrap().iter().map(|a| a.name.clone()).collect();
     assert_eq!(names, vec!["Default".to_string(), "Renamed".to_string()]);
     // Grants are cached too, and follow permission changes.
     let before = store.grants(org, &user).await.unwrap().len();

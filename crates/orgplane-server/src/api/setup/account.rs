@@ -8,9 +8,9 @@ use crate::error::ApiResult;
 use crate::extract::{Auth, Body, NoParams, PathParam, Query, QueryParams};
 use axum::extract::State;
 use orgplane_domain::access::{self, Action, Caller, Target};
-use orgplane_domain::ids::AccountId;
+use orgplane_domain::ids::{AccountId, OrgId};
 use orgplane_domain::model::Account;
-use orgplane_domain::timefmt::to_spot;
+use orgplane_domain::timefmt::SpotTime;
 use orgplane_domain::{Error, validate};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -42,37 +42,46 @@ pub struct UpdateAccountFields {
 }
 
 /// An account. `organizationId` is a **string** here, as in Spot; `id` equals `accountId`.
+// It borrows the account it shows: a listing is encoded straight from the cached list.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct AccountItem {
-    pub id: String,
-    pub account_id: String,
-    pub name: String,
-    pub organization_id: String,
+pub struct AccountItem<'a> {
+    pub id: &'a str,
+    pub account_id: &'a str,
+    pub name: &'a str,
+    #[schema(value_type = String)]
+    #[serde(serialize_with = "as_string")]
+    pub organization_id: OrgId,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub provider_external_id: Option<String>,
+    pub provider_external_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub cloud_provider: Option<String>,
-    pub slack_notification_channels: Vec<String>,
+    pub cloud_provider: Option<&'a str>,
+    pub slack_notification_channels: &'a [String],
     pub is_default: bool,
     /// `YYYY-MM-DDTHH:MM:SS.sssZ`.
-    pub created_at: String,
+    #[schema(value_type = String)]
+    pub created_at: SpotTime,
 }
 
-impl From<Account> for AccountItem {
-    fn from(a: Account) -> Self {
+impl<'a> From<&'a Account> for AccountItem<'a> {
+    fn from(a: &'a Account) -> Self {
         AccountItem {
-            id: a.id.to_string(),
-            account_id: a.id.to_string(),
-            name: a.name,
-            organization_id: a.organization_id.to_string(),
-            provider_external_id: a.provider_external_id,
-            cloud_provider: a.cloud_provider,
-            slack_notification_channels: a.slack_channels,
+            id: a.id.as_str(),
+            account_id: a.id.as_str(),
+            name: &a.name,
+            organization_id: a.organization_id,
+            provider_external_id: a.provider_external_id.as_deref(),
+            cloud_provider: a.cloud_provider.as_deref(),
+            slack_notification_channels: &a.slack_channels,
             is_default: a.is_default,
-            created_at: to_spot(a.created_at),
+            created_at: SpotTime(a.created_at),
         }
     }
+}
+
+/// The organization id as Spot writes it in an account: a string of digits.
+fn as_string<S: serde::Serializer>(org: &OrgId, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(org)
 }
 
 #[derive(Deserialize, Default)]
@@ -107,7 +116,7 @@ pub async fn create(
     authz::check_org(&state, &caller, Action::CreateAccount).await?;
     let name = validate::entity_name("body.account.name", &req.account.name)?;
     let account = state.store.create_account(caller.org_id, &name).await?;
-    Ok(Reply::item(KIND, AccountItem::from(account)))
+    Ok(Reply::item(KIND, AccountItem::from(&account)))
 }
 
 /// The organization's accounts (default first, then oldest first): all of them for callers
@@ -138,7 +147,7 @@ pub async fn list(State(state): State<AppState>, Auth(caller): Auth, q: Query<Li
     };
     if p.limit.is_none() && p.cursor.is_none() {
         let accounts = state.store.list_accounts(caller.org_id, filter).await?;
-        return Ok(Reply::items(KIND, accounts.into_iter().filter(visible).map(AccountItem::from).collect::<Vec<_>>()));
+        return Ok(Reply::items(KIND, accounts.iter().filter(|a| visible(a)).map(AccountItem::from)));
     }
     let limit = super::super::paging::limit(p.limit.as_deref(), DEFAULT_PAGE, MAX_PAGE)?;
     // After the default account comes the first non-default one: its cursor is (MIN, "").
@@ -161,7 +170,7 @@ pub async fn list(State(state): State<AppState>, Auth(caller): Auth, q: Query<Li
         true => super::super::paging::encode(i64::MIN, ""),
         false => super::super::paging::encode(a.created_at, a.id.as_str()),
     });
-    Ok(Reply::page(KIND, rows.into_iter().filter(visible).map(AccountItem::from), next_cursor))
+    Ok(Reply::page(KIND, rows.iter().filter(|a| visible(a)).map(AccountItem::from), next_cursor))
 }
 
 /// One account.
@@ -175,7 +184,7 @@ pub async fn get(
     PathParam(id): PathParam,
 ) -> ApiResult<Reply> {
     let account = authorized_account(&state, &caller, &id, Action::DescribeAccount).await?;
-    Ok(Reply::item(KIND, AccountItem::from(account)))
+    Ok(Reply::item(KIND, AccountItem::from(&account)))
 }
 
 /// Renames an account and/or sets its Slack channels (admins only).
