@@ -44,12 +44,6 @@ fi
 dir_of() {
   if cargo fuzz list --fuzz-dir fuzz/server | grep -qx "$1"; then echo fuzz/server; else echo fuzz; fi
 }
-# libxml2 (under samael's xmlsec verification) leaks about 2 KB per verified response
-# (docs/reliability.md, open): saml_response runs without LeakSanitizer until that is fixed, so
-# that it keeps looking for crashes and wrong acceptances.
-extra_flags() {
-  if [ "$1" = saml_response ]; then echo -detect_leaks=0; fi
-}
 # The sanitizer and target directory of a target (see above).
 sanitizer_of() {
   if [ "$1" = request_body ]; then echo none; else echo address; fi
@@ -69,12 +63,11 @@ for target in $targets; do
   work=$(mktemp -d "/var/tmp/orgplane-fuzz-$target.XXXXXX")
   log="$work.log"
   mkdir -p "$dir/corpus/$target"
-  if [ -n "$(extra_flags "$target")" ]; then export ASAN_OPTIONS=detect_leaks=0; else unset ASAN_OPTIONS; fi
   echo "== $target: ${SECONDS_PER_TARGET}s from $(find "$dir/corpus/$target" -type f | wc -l) seeds"
   if CARGO_TARGET_DIR=$(target_dir_of "$target") unshare --net sh -c 'ip link set lo up && exec "$@"' sh \
     cargo fuzz run --fuzz-dir "$dir" -s "$(sanitizer_of "$target")" "$target" "$work" \
     "$dir/corpus/$target" -- -max_total_time="$SECONDS_PER_TARGET" -max_len=4200 -print_final_stats=1 \
-    $(extra_flags "$target") >"$log" 2>&1; then
+    >"$log" 2>&1; then
     grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss_mb)' "$log" || tail -n 5 "$log"
   else
     status=1
