@@ -30,18 +30,9 @@ measure() {
   local backend=$1 base="http://127.0.0.1:$PORT"
   db_args "$backend"
   start_server "$PORT" "${DB_ARGS[@]}"
-  # The organization of bench/throughput.sh: five accounts, six people.
-  curl -sf "$base/auth/register" -H 'content-type: application/json' \
-    -d '{"user":{"firstName":"B","lastName":"Ench","email":"cpu@example.com","password":"Sup3r$ecret"},"organization":{"name":"Bench"}}' >/dev/null
-  local token
-  token=$(curl -sf "$base/oauth/token" --data-urlencode grant_type=password --data-urlencode username=cpu@example.com \
-    --data-urlencode 'password=Sup3r$ecret' | sed -E 's/.*"accessToken":"([^"]+)".*/\1/')
-  local auth=(-H "Authorization: Bearer $token") json=(-H 'content-type: application/json')
-  for n in 1 2 3 4; do
-    curl -sf "$base/setup/account" "${auth[@]}" "${json[@]}" -d "{\"account\":{\"name\":\"Bench $n\"}}" >/dev/null
-    curl -sf "$base/setup/user" "${auth[@]}" "${json[@]}" \
-      -d "{\"firstName\":\"U\",\"lastName\":\"Ser$n\",\"email\":\"user$n@example.com\"}" >/dev/null
-  done
+  # The organization of bench/throughput.sh: five accounts, five people.
+  bench_org "$base" cpu@example.com 'Sup3r$ecret'
+  local auth=(-H "Authorization: Bearer $BENCH_TOKEN")
   echo "== $backend: $(load_line); wrk -t2 -c64, ${DURATION}s each, release; CPU µs per request"
   printf '%-28s %9s %8s %8s %8s %7s\n' endpoint req/s server wrk postgres idle
   local path

@@ -109,3 +109,20 @@ EOF
 }
 
 load_line() { printf 'load average %s (%s cores, %s)\n' "$(cut -d' ' -f1-3 /proc/loadavg)" "$(nproc)" "$(date -u +%Y-%m-%dT%H:%MZ)"; }
+
+# bench_org BASE EMAIL PASSWORD: the benches' organization — registered with its admin (this
+# email and password), four more accounts and four more people; sets BENCH_TOKEN to the admin's
+# access token.
+bench_org() {
+  local base=$1 email=$2 password=$3
+  curl -sf "$base/auth/register" -H 'content-type: application/json' \
+    -d "{\"user\":{\"firstName\":\"B\",\"lastName\":\"Ench\",\"email\":\"$email\",\"password\":\"$password\"},\"organization\":{\"name\":\"Bench\"}}" >/dev/null
+  BENCH_TOKEN=$(curl -sf "$base/oauth/token" --data-urlencode grant_type=password --data-urlencode "username=$email" \
+    --data-urlencode "password=$password" | sed -E 's/.*"accessToken":"([^"]+)".*/\1/')
+  local auth=(-H "Authorization: Bearer $BENCH_TOKEN") json=(-H 'content-type: application/json') n
+  for n in 1 2 3 4; do
+    curl -sf "$base/setup/account" "${auth[@]}" "${json[@]}" -d "{\"account\":{\"name\":\"Bench $n\"}}" >/dev/null
+    curl -sf "$base/setup/user" "${auth[@]}" "${json[@]}" \
+      -d "{\"firstName\":\"U\",\"lastName\":\"Ser$n\",\"email\":\"user$n@example.com\"}" >/dev/null
+  done
+}

@@ -28,17 +28,9 @@ bench() {
   start_server "$PORT" "${args[@]}"
   # An organization with its admin (a password, for the login), a few accounts and users, and a
   # programmatic user whose token is exchanged.
-  curl -sf "$base/auth/register" -H 'content-type: application/json' \
-    -d "{\"user\":{\"firstName\":\"B\",\"lastName\":\"Ench\",\"email\":\"$EMAIL\",\"password\":\"$PASSWORD\"},\"organization\":{\"name\":\"Bench\"}}" >/dev/null
-  local token
-  token=$(curl -sf "$base/oauth/token" --data-urlencode grant_type=password --data-urlencode "username=$EMAIL" \
-    --data-urlencode "password=$PASSWORD" | sed -E 's/.*"accessToken":"([^"]+)".*/\1/')
+  bench_org "$base" "$EMAIL" "$PASSWORD"
+  local token=$BENCH_TOKEN
   local auth=(-H "Authorization: Bearer $token") json=(-H 'content-type: application/json')
-  for n in 1 2 3 4; do
-    curl -sf "$base/setup/account" "${auth[@]}" "${json[@]}" -d "{\"account\":{\"name\":\"Bench $n\"}}" >/dev/null
-    curl -sf "$base/setup/user" "${auth[@]}" "${json[@]}" \
-      -d "{\"firstName\":\"U\",\"lastName\":\"Ser$n\",\"email\":\"user$n@example.com\"}" >/dev/null
-  done
   local account programmatic
   account=$(curl -sf "$base/setup/account" "${auth[@]}" | sed -E 's/.*"accountId":"(act-[0-9a-f]+)".*/\1/')
   programmatic=$(curl -sf "$base/setup/user/programmatic" "${auth[@]}" "${json[@]}" \
