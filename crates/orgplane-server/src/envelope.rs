@@ -196,3 +196,34 @@ impl IntoResponse for Reply {
         envelope(StatusCode::OK, &success, items.array.get().len() + next_cursor.map_or(0, str::len))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Reply;
+    use axum::response::IntoResponse;
+
+    async fn body_of(reply: Reply) -> serde_json::Value {
+        let bytes = axum::body::to_bytes(reply.into_response().into_body(), usize::MAX).await.unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[tokio::test]
+    async fn items_are_counted_as_they_are_encoded() {
+        let body = body_of(Reply::items("k", (1..=10).filter(|n| n % 3 == 0))).await;
+        assert_eq!(body["response"]["items"], serde_json::json!([3, 6, 9]));
+        assert_eq!(body["response"]["count"], 3);
+        assert_eq!(body["response"]["kind"], "k");
+        assert_eq!(body["request"], serde_json::json!({}));
+    }
+
+    #[tokio::test]
+    async fn an_empty_list_is_an_empty_array_and_a_page_carries_its_cursor() {
+        let body = body_of(Reply::items("k", std::iter::empty::<u8>())).await;
+        assert_eq!(body["response"]["items"], serde_json::json!([]));
+        assert_eq!(body["response"]["count"], 0);
+        let body = body_of(Reply::page("k", ["a\"b"], Some("next".into()))).await;
+        assert_eq!(body["response"]["items"], serde_json::json!(["a\"b"]));
+        assert_eq!(body["response"]["count"], 1);
+        assert_eq!(body["response"]["paginationInfo"]["nextCursor"], "next");
+    }
+}
