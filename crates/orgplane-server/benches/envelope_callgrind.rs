@@ -6,12 +6,14 @@
 use axum::response::{IntoResponse, Response};
 use gungraun::{library_benchmark, library_benchmark_group, main};
 use orgplane_domain::Error;
-use orgplane_domain::ids::{AccountId, OrgId};
+use orgplane_domain::access::OrgRole;
+use orgplane_domain::ids::{AccountId, OrgId, UserId};
 use orgplane_domain::model::Account;
 use orgplane_server::api::setup::account::AccountItem;
 use orgplane_server::api::setup::organization::OrgUserItem;
 use orgplane_server::envelope::{Reply, RequestContext, answering};
 use orgplane_server::error::ApiError;
+use orgplane_store::OrgUser;
 use std::hint::black_box;
 
 fn request() -> RequestContext {
@@ -39,16 +41,19 @@ fn accounts(n: usize) -> Vec<Account> {
         .collect()
 }
 
-fn users(n: usize) -> Vec<OrgUserItem> {
+fn users(n: usize) -> Vec<OrgUser> {
     (0..n)
-        .map(|i| OrgUserItem {
-            user_id: format!("u-{i:08x}"),
-            username: format!("Person {i}"),
-            kind: "personal",
+        .map(|i| OrgUser {
+            user_id: UserId::from_stored(format!("u-{i:08x}")),
+            programmatic: false,
+            first_name: "Person".into(),
+            last_name: i.to_string(),
             email: Some(format!("person{i}@example.com")),
-            mfa: i % 2 == 0,
+            description: None,
+            role: OrgRole::Member,
+            created_at: 1_764_000_000_000 + i as i64,
             group_names: if i % 4 == 0 { vec!["Engineers".into()] } else { vec![] },
-            organization_role: "member",
+            mfa: i % 2 == 0,
         })
         .collect()
 }
@@ -67,8 +72,9 @@ fn account_items(accounts: Vec<Account>) -> Response {
 
 #[library_benchmark]
 #[bench::page_of_1000_users(args = (1000), setup = users)]
-fn user_items(items: Vec<OrgUserItem>) -> Response {
-    black_box(encode("spotinst:setup:organization:user", black_box(items)))
+fn user_items(users: Vec<OrgUser>) -> Response {
+    let items = black_box(&users).iter().map(OrgUserItem::from).collect();
+    black_box(encode("spotinst:setup:organization:user", items))
 }
 
 #[library_benchmark]

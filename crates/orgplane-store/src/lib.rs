@@ -42,7 +42,7 @@ pub use cloud::{AwsConnection, AzureConnection, GcpConnection};
 pub use iam::{GroupSummary, StoredPolicy};
 pub use mfa::{Ceremony, TotpState, WebauthnKey};
 pub use orgs::{NewPerson, NewRegistration};
-pub use people::{NewProgrammaticUser, NewUserRole, OrgUser};
+pub use people::{DisplayName, NewProgrammaticUser, NewUserRole, OrgUser};
 pub use rate_limits::{RateCount, RateQuery};
 pub use seed::Seeded;
 

@@ -14,6 +14,7 @@ use orgplane_domain::secret::NewToken;
 use orgplane_domain::{Error, Result};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
+use std::sync::Arc;
 
 /// A user as their organization sees them.
 #[derive(Debug, Clone)]
@@ -32,12 +33,30 @@ pub struct OrgUser {
 }
 
 impl OrgUser {
-    pub fn display_name(&self) -> String {
-        if self.last_name.is_empty() {
-            self.first_name.clone()
-        } else {
-            format!("{} {}", self.first_name, self.last_name)
+    /// The name Spot shows for the user: first and last name, or the first alone.
+    pub fn display_name(&self) -> DisplayName<'_> {
+        DisplayName(self)
+    }
+}
+
+/// A user's display name, written where it goes (a listing writes it straight into the reply).
+#[derive(Clone, Copy)]
+pub struct DisplayName<'a>(&'a OrgUser);
+
+impl std::fmt::Display for DisplayName<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.first_name)?;
+        if !self.0.last_name.is_empty() {
+            f.write_str(" ")?;
+            f.write_str(&self.0.last_name)?;
         }
+        Ok(())
+    }
+}
+
+impl serde::Serialize for DisplayName<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
     }
 }
 
@@ -175,17 +194,18 @@ impl Store {
     }
 
     /// The organization's users (people and programmatic), in the order they joined. Served
-    /// from the read cache for organizations of up to `cache::MAX_CACHED_USERS` users.
-    pub async fn list_org_users(&self, org: OrgId) -> Result<Vec<OrgUser>> {
+    /// from the read cache for organizations of up to `cache::MAX_CACHED_USERS` users, and
+    /// shared with it: a cached list is served without a copy.
+    pub async fn list_org_users(&self, org: OrgId) -> Result<Arc<Vec<OrgUser>>> {
         let now = now_ms();
         self.sync_cache().await?;
         if let Some(hit) = self.cache.users(org.as_i64(), now) {
-            return Ok(hit.as_ref().clone());
+            return Ok(hit);
         }
         let epoch = self.cache.epoch();
-        let users = self.load_org_users(org, None, None).await?;
+        let users = Arc::new(self.load_org_users(org, None, None).await?);
         if users.len() <= crate::cache::MAX_CACHED_USERS {
-            self.cache.put_users(epoch, org.as_i64(), std::sync::Arc::new(users.clone()), now);
+            self.cache.put_users(epoch, org.as_i64(), users.clone(), now);
         }
         Ok(users)
     }

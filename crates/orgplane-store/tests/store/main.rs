@@ -325,7 +325,7 @@ both_backends!(the_last_admin_survives_concurrent_removals, |app| {
         let a = tokio::spawn(async move { s1.remove_user(org, &s).await });
         let b = tokio::spawn(async move { s2.set_org_role(org, &f, OrgRole::Member).await });
         let results = [a.await.unwrap(), b.await.unwrap()];
-        let admins = store.list_org_users(org).await.unwrap().into_iter().filter(|u| u.role == OrgRole::Admin).count();
+        let admins = store.list_org_users(org).await.unwrap().iter().filter(|u| u.role == OrgRole::Admin).count();
         assert_eq!(admins, 1, "round {round}: {results:?}");
         assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "round {round}: {results:?}");
         assert!(results.iter().any(|r| matches!(r, Err(Error::Invalid { code: "LAST_ADMIN", .. }))));

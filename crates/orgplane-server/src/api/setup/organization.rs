@@ -16,6 +16,7 @@ use orgplane_domain::ids::{OrgId, UserId};
 use orgplane_domain::model::Membership;
 use orgplane_domain::timefmt::to_spot;
 use orgplane_domain::{Error, validate};
+use orgplane_store::{DisplayName, OrgUser};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -203,29 +204,30 @@ const USERS_MAX_PAGE: i64 = 1000;
 
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct OrgUserItem {
-    pub user_id: String,
-    pub username: String,
+pub struct OrgUserItem<'a> {
+    pub user_id: &'a str,
+    #[schema(value_type = String)]
+    pub username: DisplayName<'a>,
     /// `personal` or `programmatic`.
     #[serde(rename = "type")]
     pub kind: &'static str,
-    pub email: Option<String>,
+    pub email: Option<&'a str>,
     /// Whether the user has MFA enrolled.
     pub mfa: bool,
-    pub group_names: Vec<String>,
+    pub group_names: &'a [String],
     /// `admin` or `member`.
     pub organization_role: &'static str,
 }
 
-impl From<orgplane_store::OrgUser> for OrgUserItem {
-    fn from(u: orgplane_store::OrgUser) -> Self {
+impl<'a> From<&'a OrgUser> for OrgUserItem<'a> {
+    fn from(u: &'a OrgUser) -> Self {
         OrgUserItem {
+            user_id: u.user_id.as_str(),
             username: u.display_name(),
-            user_id: u.user_id.to_string(),
             kind: if u.programmatic { "programmatic" } else { "personal" },
-            email: u.email,
+            email: u.email.as_deref(),
             mfa: u.mfa,
-            group_names: u.group_names,
+            group_names: &u.group_names,
             organization_role: u.role.as_str(),
         }
     }
@@ -259,21 +261,21 @@ pub async fn users(
             state.store.org_users_page(caller.org_id, after.as_ref().map(|(at, id)| (*at, id)), limit + 1).await?;
         let (rows, more) = paging::split(rows, limit);
         let next_cursor = rows.last().filter(|_| more).map(|u| paging::encode(u.created_at, u.user_id.as_str()));
-        let items = rows.into_iter().map(OrgUserItem::from);
+        let items = rows.iter().map(OrgUserItem::from);
         return Ok(Reply::page("spotinst:setup:organization:user", items, next_cursor).into_response());
     }
-    let items: Vec<OrgUserItem> =
-        state.store.list_org_users(caller.org_id).await?.into_iter().map(OrgUserItem::from).collect();
+    let users = state.store.list_org_users(caller.org_id).await?;
+    let items = users.iter().map(OrgUserItem::from);
     match format.as_deref() {
         None | Some("json") => Ok(Reply::items("spotinst:setup:organization:user", items).into_response()),
         Some("csv") => {
             let mut csv = String::from("userId,username,type,email,mfa,organizationRole,groupNames\r\n");
-            for u in &items {
+            for u in items {
                 let row = [
-                    u.user_id.as_str(),
-                    u.username.as_str(),
+                    u.user_id,
+                    &u.username.to_string(),
                     u.kind,
-                    u.email.as_deref().unwrap_or(""),
+                    u.email.unwrap_or(""),
                     if u.mfa { "true" } else { "false" },
                     u.organization_role,
                     &u.group_names.join(";"),

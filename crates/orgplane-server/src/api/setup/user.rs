@@ -119,7 +119,7 @@ pub async fn create(
         CreatedUser {
             id: user_id.legacy_number(),
             user_id: user_id.to_string(),
-            display_name: user.display_name(),
+            display_name: user.display_name().to_string(),
             first_name: user.first_name,
             last_name: user.last_name,
             email: user.email.unwrap_or_default(),
@@ -153,7 +153,7 @@ pub async fn list(State(state): State<AppState>, Auth(caller): Auth, q: Query<No
             .ok_or_else(|| Error::not_found("Account_DOESNT_EXIST", "query.accountId", "account not found"))?;
     }
     let mut items = Vec::new();
-    for user in state.store.list_org_users(caller.org_id).await? {
+    for user in state.store.list_org_users(caller.org_id).await?.iter() {
         let mapped: Vec<String> = state
             .store
             .account_permissions_of(caller.org_id, &user.user_id)
@@ -166,8 +166,8 @@ pub async fn list(State(state): State<AppState>, Auth(caller): Auth, q: Query<No
         }
         items.push(UserWithAccounts {
             user_id: user.user_id.to_string(),
-            display_name: user.display_name(),
-            email: user.email,
+            display_name: user.display_name().to_string(),
+            email: user.email.clone(),
             mapped_account_ids: mapped,
         });
     }
@@ -270,7 +270,7 @@ pub async fn get(
             created_at: to_spot(t.created_at),
         })
         .collect();
-    let username = user.display_name();
+    let username = user.display_name().to_string();
     Ok(Reply::item(
         "spotinst:setup:access:user",
         UserDetails {

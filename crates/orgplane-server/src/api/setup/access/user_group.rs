@@ -238,7 +238,7 @@ async fn details(state: &AppState, caller: &Caller, g: GroupSummary) -> Result<G
     let mut users = Vec::with_capacity(g.user_ids.len());
     for id in &g.user_ids {
         if let Some(u) = state.store.find_org_user(caller.org_id, id).await? {
-            let name = u.display_name();
+            let name = u.display_name().to_string();
             users.push(GroupUser {
                 user_id: id.to_string(),
                 user_name: name.clone(),
