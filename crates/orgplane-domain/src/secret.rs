@@ -127,11 +127,14 @@ fn random_secret(prefix: &str) -> NewToken {
 
 /// SHA-256 of any bytes, lower-case hex (certificate fingerprints).
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
+    let mut out = [0u8; 64];
+    // `hex::encode` builds its string a char at a time; a token is hashed on every request.
+    hex::encode_to_slice(Sha256::digest(bytes), &mut out).expect("64 hex digits for 32 bytes");
+    std::str::from_utf8(&out).expect("hex digits are ASCII").to_owned()
 }
 
 pub fn token_hash(secret: &str) -> String {
-    hex::encode(Sha256::digest(secret.as_bytes()))
+    sha256_hex(secret.as_bytes())
 }
 
 #[cfg(test)]
@@ -145,6 +148,13 @@ mod tests {
         assert!(verify_password("Sup3r$ecret", &h));
         assert!(!verify_password("Sup3r$ecreT", &h));
         assert!(!verify_password("x", "not a hash"));
+    }
+
+    #[test]
+    fn sha256_hex_is_the_lower_case_digest() {
+        // FIPS 180-2, appendix B.1.
+        assert_eq!(sha256_hex(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(token_hash("abc"), sha256_hex(b"abc"));
     }
 
     #[test]

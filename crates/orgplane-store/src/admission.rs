@@ -68,10 +68,12 @@ impl Store {
     /// step with every change acknowledged before the call, and the request is counted if
     /// `rate` was given.
     pub(crate) async fn admit(&self, rate: Option<RateItem>) -> Result<Option<Counted>> {
-        let store = self.clone();
-        let run = move |batch| {
-            let store = store.clone();
-            async move { store.admit_batch(batch).await }
+        let run = || {
+            let store = self.clone();
+            move |batch| {
+                let store = store.clone();
+                async move { store.admit_batch(batch).await }
+            }
         };
         let counted = self.admissions.batches.submit(rate, run).await?;
         let _ = REQUEST_IN_STEP.try_with(|in_step| in_step.set(true));

@@ -55,9 +55,12 @@ impl<T, A> Drop for Driving<T, A> {
 
 impl<T: Send + 'static, A: Send + 'static> Batcher<T, A> {
     /// Queues `item` and waits for its answer. If no driver is running, starts one that hands
-    /// batches of what is queued to `run`, which must answer every item of its batch.
-    pub async fn submit<F, Fut>(&self, item: T, run: F) -> Result<A>
+    /// batches of what is queued to `run` (made by `make_run`, only then: most items join a
+    /// running driver, and what `run` holds need not be cloned for each), which must answer
+    /// every item of its batch.
+    pub async fn submit<M, F, Fut>(&self, item: T, make_run: M) -> Result<A>
     where
+        M: FnOnce() -> F,
         F: Fn(Vec<Waiting<T, A>>) -> Fut + Send + 'static,
         Fut: std::future::Future<Output = ()> + Send,
     {
@@ -70,7 +73,7 @@ impl<T: Send + 'static, A: Send + 'static> Batcher<T, A> {
         if start {
             // A task of its own: a request that goes away mid-batch (its client hung up) must
             // not abandon the others' items.
-            let (queue, max) = (self.queue.clone(), self.max);
+            let (queue, max, run) = (self.queue.clone(), self.max, make_run());
             tokio::spawn(async move {
                 let _driving = Driving(queue.clone());
                 loop {
@@ -109,14 +112,16 @@ mod tests {
             let (batcher, batches) = (batcher.clone(), batches.clone());
             tasks.push(tokio::spawn(async move {
                 batcher
-                    .submit(i, move |batch: Vec<Waiting<u32, u32>>| {
-                        let batches = batches.clone();
-                        async move {
-                            assert!(batch.len() <= 16, "a batch takes at most `max` items");
-                            batches.fetch_add(1, Ordering::SeqCst);
-                            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
-                            for w in batch {
-                                let _ = w.answer.send(Ok(w.item * 10));
+                    .submit(i, move || {
+                        move |batch: Vec<Waiting<u32, u32>>| {
+                            let batches = batches.clone();
+                            async move {
+                                assert!(batch.len() <= 16, "a batch takes at most `max` items");
+                                batches.fetch_add(1, Ordering::SeqCst);
+                                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+                                for w in batch {
+                                    let _ = w.answer.send(Ok(w.item * 10));
+                                }
                             }
                         }
                     })
@@ -133,20 +138,20 @@ mod tests {
     #[tokio::test]
     async fn an_item_left_unanswered_fails_instead_of_hanging() {
         let batcher = Batcher::<u32, u32>::new(4);
-        let result = batcher.submit(1, |batch: Vec<Waiting<u32, u32>>| async move { drop(batch) }).await;
+        let result = batcher.submit(1, || |batch: Vec<Waiting<u32, u32>>| async move { drop(batch) }).await;
         assert!(result.is_err());
     }
 
     #[tokio::test]
     async fn a_batch_that_panics_fails_its_items_and_the_next_items_get_a_new_driver() {
         let batcher = Batcher::<u32, u32>::new(4);
-        let result = batcher.submit(1, |_: Vec<Waiting<u32, u32>>| async move { panic!("a bug in a batch") }).await;
+        let result = batcher.submit(1, || |_: Vec<Waiting<u32, u32>>| async move { panic!("a bug in a batch") }).await;
         assert!(result.is_err());
         let answer = |batch: Vec<Waiting<u32, u32>>| async move {
             for w in batch {
                 let _ = w.answer.send(Ok(w.item + 1));
             }
         };
-        assert_eq!(batcher.submit(2, answer).await.unwrap(), 3);
+        assert_eq!(batcher.submit(2, || answer).await.unwrap(), 3);
     }
 }

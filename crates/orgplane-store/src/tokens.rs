@@ -112,10 +112,12 @@ impl Store {
     /// Queues the row and waits until a batch holding it is committed.
     async fn write_token(&self, row: TokenRow) -> Result<WrittenToken> {
         let queued = QueuedToken { row, draft: crate::audit::pending() };
-        let store = self.clone();
-        let run = move |batch| {
-            let store = store.clone();
-            async move { store.write_token_batch(batch).await }
+        let run = || {
+            let store = self.clone();
+            move |batch| {
+                let store = store.clone();
+                async move { store.write_token_batch(batch).await }
+            }
         };
         self.token_writes.submit(queued, run).await
     }
