@@ -51,10 +51,11 @@ db_args() {
 }
 
 # start_server PORT ARGS...: starts `orgplane ARGS serve` on 127.0.0.1:PORT with the rate limit
-# out of the way; sets SERVER_PID once /readyz answers.
+# out of the way (still counted; BENCH_RATE_LIMIT=0 turns it off, to see what counting costs);
+# sets SERVER_PID once /readyz answers.
 start_server() {
   local port=$1; shift
-  ORGPLANE_RATE_LIMIT_PER_MINUTE=1000000000 ORGPLANE_LOG_LEVEL=${ORGPLANE_LOG_LEVEL:-warn} \
+  ORGPLANE_RATE_LIMIT_PER_MINUTE=${BENCH_RATE_LIMIT:-1000000000} ORGPLANE_LOG_LEVEL=${ORGPLANE_LOG_LEVEL:-warn} \
     "$BIN" "$@" serve --listen "127.0.0.1:$port" 2>>"$BENCH_TMP/server-$port.log" &
   SERVER_PID=$!
   BENCH_PIDS+=("$SERVER_PID")
