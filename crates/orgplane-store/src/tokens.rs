@@ -283,9 +283,11 @@ impl Store {
                 message: "this token may not be used from this address".into(),
             });
         }
-        let ip_text = ip.map(|i| i.to_string());
         let stale = token.last_used_at.is_none_or(|t| now - t >= LAST_USED_RESOLUTION_MS);
-        if stale || (ip_text.is_some() && ip_text != token.last_used_ip) {
+        // Compared as addresses, not formatted for each request.
+        let moved = ip.is_some_and(|ip| token.last_used_ip.as_deref().and_then(|last| last.parse().ok()) != Some(ip));
+        if stale || moved {
+            let ip_text = ip.map(|i| i.to_string());
             let expires_at = if token.session { Some(now + TokenKind::SESSION_IDLE_MS) } else { token.expires_at };
             sqlx::query(
                 "UPDATE tokens SET last_used_at = $1, last_used_ip = COALESCE($2, last_used_ip), expires_at = $3 \

@@ -378,6 +378,14 @@ both_backends!(token_scopes_read_only_and_ip_allow_list, |app| {
     all.assert_ok();
     let listed = all.items().iter().find(|x| x["name"] == "ip").unwrap().clone();
     assert_eq!(listed["lastUsedIp"], "10.1.2.3");
+    // A use from another address is recorded at once, though the last use is seconds old;
+    // a use from the same address again changes nothing.
+    for addr in ["10.9.9.9:5000", "10.9.9.9:6000"] {
+        app.send(from(addr)).await.assert_ok();
+        let all = app.get("/setup/organization/token", &t.token).await;
+        let listed = all.items().iter().find(|x| x["name"] == "ip").unwrap().clone();
+        assert_eq!(listed["lastUsedIp"], "10.9.9.9");
+    }
     let id = listed["tokenId"].as_i64().unwrap();
     app.delete(&format!("/setup/organization/token/{id}"), &t.token).await.assert_ok();
     app.send(from("10.1.2.3:5000")).await.assert_unauthenticated();
