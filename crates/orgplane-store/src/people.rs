@@ -451,3 +451,35 @@ fn user_row(row: &AnyRow) -> Result<OrgUser> {
         mfa: row.try_get::<i64, _>("mfa").map_err(db)? != 0,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::OrgUser;
+    use orgplane_domain::access::OrgRole;
+    use orgplane_domain::ids::UserId;
+
+    fn named(first: &str, last: &str) -> OrgUser {
+        OrgUser {
+            user_id: UserId::from_stored("u-1".into()),
+            programmatic: last.is_empty(),
+            first_name: first.into(),
+            last_name: last.into(),
+            email: None,
+            description: None,
+            role: OrgRole::Member,
+            created_at: 0,
+            group_names: Vec::new(),
+            mfa: false,
+        }
+    }
+
+    #[test]
+    fn the_display_name_is_first_and_last_or_the_first_alone_as_text_and_as_json() {
+        let person = named("Ada", "Lovelace");
+        assert_eq!(person.display_name().to_string(), "Ada Lovelace");
+        assert_eq!(serde_json::to_string(&person.display_name()).unwrap(), r#""Ada Lovelace""#);
+        let bot = named("deploy \"bot\"", "");
+        assert_eq!(bot.display_name().to_string(), "deploy \"bot\"");
+        assert_eq!(serde_json::to_string(&bot.display_name()).unwrap(), r#""deploy \"bot\"""#);
+    }
+}
