@@ -9,11 +9,16 @@
 //!   counted by one row update, which adds their number up to the cap and reports how many it
 //!   granted, computed from the count before the update in that same row update, so concurrent
 //!   replicas cannot make it wrong; the first `granted` of them, in arrival order, are counted.
+//!   Far from the cap the update also counts some ahead (`AHEAD`), which this replica gives to
+//!   its next requests of that key and window without a statement.
 //!
 //! Under load that is one round trip per round trip's worth of requests, whatever their routes
-//! and organizations. SQLite serves one process and needs neither.
+//! and organizations. A replica holding a lease (see `replica`) is in step without it, so its
+//! requests come here only to be counted when their reserved room runs out. SQLite serves one
+//! process and needs neither.
 
 use crate::batch::{Batcher, Waiting};
+use crate::rate_limits::Reserved;
 use crate::{REQUEST_IN_STEP, Store, db};
 use orgplane_domain::Result;
 use sqlx::Row;
@@ -21,6 +26,16 @@ use sqlx::Row;
 /// The most requests one admission statement answers (at most this many rate-limit rows of six
 /// bound values each).
 pub(crate) const MAX_ADMISSION_BATCH: usize = 1000;
+
+/// What an admission statement counts ahead for a key, beyond its waiting requests, when the
+/// row already exists (the window's first statement counts only its requests): an eighth of
+/// the room left after them, at most 1,000, and nothing when that would be fewer than 8. The
+/// replica gives those counts to its next requests of the window without a write. The cap
+/// still holds across replicas; what a replica reserves and does not use is lost to the others
+/// until the window ends, which is why it is a fraction of what is left, and why within 64 of
+/// the cap nothing is reserved and every count is exact.
+const AHEAD: &str = "(CASE WHEN (EXCLUDED.cap - c.hits - EXCLUDED.granted) / 8 >= 8 \
+                     THEN LEAST(1000, (EXCLUDED.cap - c.hits - EXCLUDED.granted) / 8) ELSE 0 END)";
 
 /// A request's count against one rate-limit window: it is counted unless the window already
 /// holds `cap` requests.
@@ -40,11 +55,17 @@ pub(crate) struct Admissions {
     /// time): sqlx pings a pooled connection each time it goes back to the pool, which on
     /// PostgreSQL is a round trip of its own. Dropped after an error, and taken anew.
     connection: tokio::sync::Mutex<Option<sqlx::pool::PoolConnection<sqlx::Any>>>,
+    /// How many statements ran (what the lease and reserved rate-limit room save).
+    statements: std::sync::atomic::AtomicU64,
 }
 
 impl Default for Admissions {
     fn default() -> Self {
-        Admissions { batches: Batcher::new(MAX_ADMISSION_BATCH), connection: Default::default() }
+        Admissions {
+            batches: Batcher::new(MAX_ADMISSION_BATCH),
+            connection: Default::default(),
+            statements: Default::default(),
+        }
     }
 }
 
@@ -55,11 +76,24 @@ struct KeyCount {
     n: i64,
 }
 
+/// Where a request of a batch gets its count.
+enum Place {
+    /// From room reserved earlier: this count.
+    Reserved(i64),
+    /// From the statement: the key's index and the request's rank among its requests.
+    Key(usize, i64),
+}
+
 impl KeyCount {
     /// The answer for the `rank`-th request (from 0) when the row update granted `granted` of
     /// them and left the window at `hits`.
     fn answer(rank: i64, granted: i64, hits: i64) -> Counted {
         if rank < granted { (true, hits - granted + rank + 1) } else { (false, hits) }
+    }
+
+    /// The counts granted beyond this key's requests: reserved for the replica's next ones.
+    fn reserved(&self, granted: i64, hits: i64) -> Option<Reserved> {
+        (granted > self.n).then(|| Reserved { window: self.item.window, next: hits - granted + self.n + 1, last: hits })
     }
 }
 
@@ -83,20 +117,25 @@ impl Store {
     async fn admit_batch(&self, batch: Vec<Waiting<Option<RateItem>, Option<Counted>>>) {
         // Requests of one key and window share a row; the cap is the smallest any of them
         // computed (they differ only by the instants they arrived at).
+        // A request whose key got room reserved by the previous statement since it queued
+        // takes it (and only waits for the change counter).
         let mut keys: Vec<KeyCount> = Vec::new();
         let mut places = Vec::with_capacity(batch.len());
         for waiting in &batch {
             places.push(waiting.item.map(|item| {
+                if let Some(current) = self.rates.take_reserved(&item) {
+                    return Place::Reserved(current);
+                }
                 match keys.iter_mut().position(|k| k.item.key == item.key && k.item.window == item.window) {
                     Some(i) => {
                         let k = &mut keys[i];
                         k.item.cap = k.item.cap.min(item.cap);
                         k.n += 1;
-                        (i, k.n - 1)
+                        Place::Key(i, k.n - 1)
                     }
                     None => {
                         keys.push(KeyCount { item, n: 1 });
-                        (keys.len() - 1, 0)
+                        Place::Key(keys.len() - 1, 0)
                     }
                 }
             }));
@@ -112,10 +151,18 @@ impl Store {
         match result {
             Ok((epoch, rows)) => {
                 self.cache.sync(epoch);
+                for (k, &(granted, hits)) in keys.iter().zip(&rows) {
+                    if let Some(room) = k.reserved(granted, hits) {
+                        self.rates.reserve(k.item.key, room);
+                    }
+                }
                 for (waiting, place) in batch.into_iter().zip(places) {
-                    let counted = place.map(|(i, rank)| {
-                        let (granted, hits) = rows[i];
-                        KeyCount::answer(rank, granted, hits)
+                    let counted = place.map(|place| match place {
+                        Place::Reserved(current) => (true, current),
+                        Place::Key(i, rank) => {
+                            let (granted, hits) = rows[i];
+                            KeyCount::answer(rank, granted, hits)
+                        }
                     });
                     let _ = waiting.answer.send(Ok(counted));
                 }
@@ -135,12 +182,18 @@ impl Store {
             Some(conn) => conn,
             empty => empty.insert(self.pool.acquire().await.map_err(db)?),
         };
+        self.admissions.statements.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let result = Self::admission_statement(conn, keys).await;
         // After an error the connection may be broken; once the pool is closing it must go back.
         if result.is_err() || self.pool.is_closed() {
             *connection = None;
         }
         result
+    }
+
+    /// How many admission statements this store has run.
+    pub fn admission_statements(&self) -> u64 {
+        self.admissions.statements.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Gives the kept connection back to the pool.
@@ -169,8 +222,8 @@ impl Store {
                INSERT INTO rate_limit_counters AS c (organization_id, route_key, window_no, hits, granted, cap) \
                VALUES {} \
                ON CONFLICT (organization_id, route_key, window_no) DO UPDATE \
-               SET hits = LEAST(c.hits + EXCLUDED.granted, EXCLUDED.cap), \
-                   granted = LEAST(c.hits + EXCLUDED.granted, EXCLUDED.cap) - c.hits, \
+               SET hits = LEAST(c.hits + EXCLUDED.granted + {AHEAD}, EXCLUDED.cap), \
+                   granted = LEAST(c.hits + EXCLUDED.granted + {AHEAD}, EXCLUDED.cap) - c.hits, \
                    cap = EXCLUDED.cap \
                WHERE c.hits < EXCLUDED.cap \
                RETURNING c.organization_id, c.route_key, c.window_no, c.granted, c.hits) \

@@ -10,7 +10,8 @@
 //!   `orgplane_cache_epoch`) after the commit, and every request reads it before its answer is
 //!   sent (the admission statement, see `admission`) and clears this replica's cache when
 //!   another replica changed something: a change acknowledged by one replica is seen by every
-//!   replica's next request, at once;
+//!   replica's next request, at once. A replica holding a lease skips that read: the change
+//!   is not acknowledged until it has cleared its cache, or stopped trusting it (`replica`);
 //! - entries live at most `MAX_AGE_MS` regardless.
 
 use crate::people::OrgUser;

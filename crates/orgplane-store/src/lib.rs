@@ -26,6 +26,7 @@ mod outbox;
 mod people;
 pub mod plans;
 mod rate_limits;
+mod replica;
 pub mod scim;
 mod seed;
 pub mod sso;
@@ -85,6 +86,8 @@ pub struct Store {
     /// its lock in the busy handler, sleeping between tries while the lock sits free.
     writer_turn: std::sync::Arc<tokio::sync::Mutex<()>>,
     token_writes: std::sync::Arc<tokens::TokenWrites>,
+    /// PostgreSQL: this replica's lease, which lets requests skip the change counter's read.
+    replica: std::sync::Arc<replica::Replica>,
 }
 
 tokio::task_local! {
@@ -171,17 +174,20 @@ impl Store {
             admissions: Default::default(),
             writer_turn: Default::default(),
             token_writes: std::sync::Arc::new(tokens::TokenWrites::new(tokens::MAX_TOKEN_BATCH)),
+            replica: std::sync::Arc::new(replica::Replica::new(
+                (backend == Backend::Postgres).then(|| url.to_string()),
+            )),
         })
     }
 
     /// Every successful mutation calls this after its commit: it clears the read cache here and,
-    /// on PostgreSQL, advances the change counter so that every other replica's next cached
-    /// lookup clears theirs (see `cache`).
+    /// on PostgreSQL, advances the change counter, which every other replica's next request
+    /// reads, or which reaches the replicas holding a lease before this returns (see `cache`
+    /// and `replica`).
     pub(crate) async fn changed(&self) {
         self.cache.clear();
         if self.backend == Backend::Postgres {
-            let bump = sqlx::query("SELECT nextval('orgplane_cache_epoch')").execute(&self.pool).await;
-            if let Err(e) = bump {
+            if let Err(e) = self.announce_change().await {
                 tracing::warn!(error = %e, "could not advance the change counter; other replicas may serve cached data for up to 30 s");
             }
         }
@@ -189,11 +195,16 @@ impl Store {
 
     /// PostgreSQL: brings this replica's read cache in step with every replica's changes; called
     /// before each cached lookup, and within `one_request` only before the request's first.
-    /// The change counter is read by the next admission statement (see `admission`), shared
-    /// with the requests arriving meanwhile. SQLite serves one process, whose changes clear the
-    /// cache directly.
+    /// While this replica's lease holds it is in step already (`replica`); otherwise the change
+    /// counter is read by the next admission statement (see `admission`), shared with the
+    /// requests arriving meanwhile. SQLite serves one process, whose changes clear the cache
+    /// directly.
     pub(crate) async fn sync_cache(&self) -> Result<()> {
         if self.backend != Backend::Postgres || in_step() {
+            return Ok(());
+        }
+        if self.lease_holds() {
+            let _ = REQUEST_IN_STEP.try_with(|in_step| in_step.set(true));
             return Ok(());
         }
         self.admit(None).await.map(|_| ())
@@ -217,9 +228,10 @@ impl Store {
         sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ()).map_err(db)
     }
 
-    /// Closes the pool, waiting for connections in use; the one kept for admission statements
-    /// is given back first (closing waits for every connection).
+    /// Closes the pool, waiting for connections in use; the lease is given up and the connection
+    /// kept for admission statements given back first (closing waits for every connection).
     pub async fn close(&self) {
+        self.end_lease().await;
         self.release_admission_connection().await;
         self.pool.close().await;
     }

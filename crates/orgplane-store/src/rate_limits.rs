@@ -49,6 +49,39 @@ pub(crate) struct RateCounters {
     keys: Mutex<HashMap<(i64, i64), (i64, i64, i64)>>,
     /// PostgreSQL: the last window for which old rows were deleted.
     pruned: AtomicI64,
+    /// PostgreSQL: (org, route) → room this replica reserved in a window (see `admission`).
+    reserved: Mutex<HashMap<(i64, i64), Reserved>>,
+}
+
+/// Counts this replica took ahead in the database, to give to its next requests of a window
+/// without a write: numbers `next..=last` of the window's count.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Reserved {
+    pub window: i64,
+    pub next: i64,
+    pub last: i64,
+}
+
+impl RateCounters {
+    /// The next reserved count for `item`'s key and window, if any is left (and within its cap).
+    pub(crate) fn take_reserved(&self, item: &RateItem) -> Option<i64> {
+        let mut reserved = self.reserved.lock().expect("rate reservations lock");
+        let room = reserved.get_mut(&item.key)?;
+        if room.window != item.window || room.next > room.last || room.next > item.cap {
+            return None;
+        }
+        room.next += 1;
+        Some(room.next - 1)
+    }
+
+    /// Keeps counts a statement took ahead for `key` (replacing what is left of older windows).
+    pub(crate) fn reserve(&self, key: (i64, i64), room: Reserved) {
+        let mut reserved = self.reserved.lock().expect("rate reservations lock");
+        if reserved.len() > MAX_KEYS {
+            reserved.retain(|_, r| r.window >= room.window);
+        }
+        reserved.insert(key, room);
+    }
 }
 
 impl Store {
@@ -75,9 +108,20 @@ impl Store {
             }
             Backend::Postgres => {
                 let (previous, item) = self.rate_item(org, query).await?;
-                Ok(RateCount::of(previous, self.admit(item).await?))
+                self.count_in_admission(previous, item).await
             }
         }
+    }
+
+    /// PostgreSQL: counts a request against the room this replica reserved in its window, if
+    /// any is left, else in the next admission statement (which may reserve more). Either way
+    /// the request is in step with other replicas' changes when this returns.
+    pub(crate) async fn count_in_admission(&self, previous: i64, item: Option<RateItem>) -> Result<RateCount> {
+        if let Some(current) = item.and_then(|item| self.rates.take_reserved(&item)) {
+            self.sync_cache().await?;
+            return Ok(RateCount { previous, current, counted: true });
+        }
+        Ok(RateCount::of(previous, self.admit(item).await?))
     }
 
     /// PostgreSQL: the previous window's count, and what the admission statement is to count

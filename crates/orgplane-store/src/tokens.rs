@@ -223,30 +223,33 @@ impl Store {
     /// Authenticates an API request's token and, given `rate`, counts the request against its
     /// organization's rate limit (see `count_request`).
     ///
-    /// On PostgreSQL a token found in the read cache is taken at once and confirmed by the
-    /// admission statement that counts the request, which also reads the change counter: if
-    /// that shows a change the cache had not seen, the token is looked up again. So a request
-    /// costs one round trip, shared with the requests arriving together, instead of a counter
-    /// read followed by a count.
+    /// On PostgreSQL, while this replica's lease does not hold (see `replica`), a token found in
+    /// the read cache is taken at once and confirmed by the admission statement that counts the
+    /// request, which also reads the change counter: if that shows a change the cache had not
+    /// seen, the token is looked up again. So a request costs one round trip, shared with the
+    /// requests arriving together, instead of a counter read followed by a count. While the
+    /// lease holds the cache is in step already, and a request with reserved rate-limit room
+    /// costs no round trip at all.
     pub async fn authenticate<C: FnOnce(i64) -> i64>(
         &self,
         hash: &str,
         ip: Option<IpAddr>,
         rate: Option<RateQuery<C>>,
     ) -> Result<Option<(Caller, Option<RateCount>)>> {
-        if self.backend == Backend::Postgres && !crate::in_step() {
+        if self.backend == Backend::Postgres && !crate::in_step() && !self.lease_holds() {
             let now = now_ms();
             let generation = self.cache.epoch();
             if let Some(cached) = self.cache.caller(hash, now) {
-                let (previous, item) = match rate {
+                let count = match rate {
                     Some(query) => {
                         let (previous, item) = self.rate_item(cached.caller.org_id, query).await?;
-                        (Some(previous), item)
+                        Some(self.count_in_admission(previous, item).await?)
                     }
-                    None => (None, None),
+                    None => {
+                        self.admit(None).await?;
+                        None
+                    }
                 };
-                let counted = self.admit(item).await?;
-                let count = previous.map(|previous| RateCount::of(previous, counted));
                 let found = if self.cache.epoch() == generation {
                     self.use_token(hash, cached, ip, now).await?
                 } else {

@@ -150,6 +150,23 @@ fn with_database(url: &str, name: &str) -> String {
     out
 }
 
+/// PostgreSQL: has the store take its lease, as a server does, and waits until it holds, so
+/// that tests see what a replica serving for a while does. Requests before it would be as
+/// correct, served by the path without a lease (the store's tests cover that one).
+pub async fn leased(store: &Store) {
+    if store.backend() != orgplane_store::Backend::Postgres {
+        return;
+    }
+    store.serve_as_replica();
+    for _ in 0..500 {
+        if store.lease_holds() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("the replica's lease was not taken within 5 s");
+}
+
 /// One orgplane application over a fresh database.
 pub struct TestApp {
     pub router: Router,
@@ -229,6 +246,7 @@ impl TestApp {
     pub async fn spawn_with(backend: Backend, config: ServerConfig) -> Option<TestApp> {
         let db = TestDb::new(backend).await?;
         let router = orgplane_server::app(db.store.clone(), config);
+        leased(&db.store).await;
         Some(TestApp { router, db, backend })
     }
 
@@ -241,6 +259,7 @@ impl TestApp {
     pub async fn replica(&self, config: ServerConfig) -> TestApp {
         let db = self.db.attach().await;
         let router = orgplane_server::app(db.store.clone(), config);
+        leased(&db.store).await;
         TestApp { router, db, backend: self.backend }
     }
 

@@ -5,7 +5,7 @@ use orgplane_domain::access::{AccountRole, OrgRole};
 use orgplane_domain::iam::AccountPermission;
 use orgplane_domain::ids::AccountId;
 use orgplane_store::{NewPerson, NewRegistration, Store};
-use orgplane_testkit::{Backend, TestDb, both_backends};
+use orgplane_testkit::{Backend, TestDb, both_backends, leased};
 
 fn registration(email: &str) -> NewRegistration {
     NewRegistration {
@@ -200,7 +200,9 @@ async fn a_request_syncs_with_other_replicas_once_and_the_next_request_sees_thei
 /// Requests counted at once through two replicas against one rate-limit budget: exactly the cap
 /// is let through, and the counted requests saw the counts 1..=cap once each, however the
 /// requests were batched into admission statements. Three organizations with different caps
-/// are counted at the same time, so batches hold several keys.
+/// are counted at the same time, so batches hold several keys. The caps are within 64, where
+/// nothing is counted ahead (each request is counted once, whichever replica it reaches, and
+/// counts reserved by one replica could be left unused when its requests end first).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_counts_through_two_replicas_let_exactly_the_cap_through() {
     use orgplane_domain::ids::OrgId;
@@ -210,7 +212,7 @@ async fn concurrent_counts_through_two_replicas_let_exactly_the_cap_through() {
         return;
     };
     let replicas = [db.store.clone(), Store::connect(&db.url).await.unwrap()];
-    let orgs = [("606000000123", 200), ("606000000124", 50), ("606000000125", 1)]
+    let orgs = [("606000000123", 60), ("606000000124", 50), ("606000000125", 1)]
         .map(|(id, cap)| (OrgId::parse(id).unwrap(), cap));
     // A window ahead of the clock: no other test's pruning reaches it.
     let (route, window) = (7, orgplane_store::now_ms() / 60_000 + 1_000);
@@ -549,3 +551,148 @@ both_backends!(batched_token_writes_keep_each_organization_to_its_own_chain, |ap
     let chains = store.verify_audit().await.unwrap();
     assert!(chains.iter().all(|c| c.result.is_ok()), "{chains:?}");
 });
+
+/// Two replicas holding leases serve from their caches without reading the change counter, yet
+/// a revocation through either is refused by the other's very next request: the change is not
+/// acknowledged until the other has cleared its cache.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leased_replicas_skip_the_counter_and_still_see_each_others_changes_at_once() {
+    use orgplane_domain::secret::{TokenKind, new_token, token_hash};
+    let Some(ReplicasWithToken { _db, a, b, org, user, .. }) = replicas_with_token("leased@example.com").await else {
+        return;
+    };
+    tokio::join!(leased(&a), leased(&b));
+    for round in 0..20 {
+        let (writer, reader) = if round % 2 == 0 { (&a, &b) } else { (&b, &a) };
+        let token = new_token(TokenKind::Personal);
+        let info = writer
+            .insert_token(TokenKind::Personal, &user, org, Some("leased"), &token, None, &Default::default())
+            .await
+            .unwrap();
+        let hash = token_hash(&token.secret);
+        // Warm the reader's cache; while its lease holds, these reads make no admission statement.
+        let statements = reader.admission_statements();
+        for _ in 0..3 {
+            assert!(orgplane_store::one_request(reader.caller_for_token(&hash, None)).await.unwrap().is_some());
+        }
+        assert!(reader.lease_holds());
+        assert_eq!(reader.admission_statements(), statements, "a leased replica read the change counter");
+        writer.delete_token(org, info.id, Some(&user)).await.unwrap();
+        let next = orgplane_store::one_request(reader.caller_for_token(&hash, None)).await.unwrap();
+        assert!(next.is_none(), "round {round}: the other replica still accepts the revoked token");
+    }
+    b.close().await;
+}
+
+/// A replica that stops without giving up its lease (killed) holds up changes through the
+/// others only until it can no longer trust its cache; one that closes does not hold them up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vanished_replica_delays_changes_only_until_its_trust_runs_out() {
+    use std::time::{Duration, Instant};
+    let Some(ReplicasWithToken { _db: db, a, b, org, .. }) = replicas_with_token("vanished@example.com").await else {
+        return;
+    };
+    tokio::join!(leased(&a), leased(&b));
+    let started = Instant::now();
+    a.create_account(org, "While both listen").await.unwrap();
+    let both_listening = started.elapsed();
+    // Dropped without closing: its lease row stays, and nobody acknowledges changes for it.
+    drop(b);
+    let started = Instant::now();
+    a.create_account(org, "After one vanished").await.unwrap();
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(1500),
+        "a change did not wait for a replica that may trust its cache ({waited:?})"
+    );
+    assert!(waited < Duration::from_secs(10), "a change waited {waited:?} for a vanished replica");
+    // Its lease (three seconds from its last renewal) has run out after this: the next change
+    // does not wait for it, nor for a replica that closed.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let c = Store::connect(&db.url).await.unwrap();
+    leased(&c).await;
+    c.close().await;
+    let started = Instant::now();
+    a.create_account(org, "After one closed").await.unwrap();
+    let after_close = started.elapsed();
+    assert!(
+        after_close < Duration::from_millis(1500),
+        "a change waited {after_close:?} for a closed replica (both listening: {both_listening:?})"
+    );
+}
+
+/// Far from its cap a replica counts ahead and gives the counts to its next requests without a
+/// statement; the counts stay consecutive and the cap holds. Near the cap nothing is reserved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counts_taken_ahead_are_given_in_order_without_statements_and_the_cap_holds() {
+    use orgplane_domain::ids::OrgId;
+    use orgplane_store::RateQuery;
+    let Some(db) = TestDb::new(Backend::Postgres).await else {
+        eprintln!("ORGPLANE_TEST_POSTGRES_URL is not set: replica test not run");
+        return;
+    };
+    let store = db.store.clone();
+    // Leased: the counts need no statement to be in step with other replicas either.
+    leased(&store).await;
+    let org = OrgId::parse("606000000126").unwrap();
+    let (route, window, cap) = (13, orgplane_store::now_ms() / 60_000 + 3_000, 1_000);
+    let count = || store.count_request(org, RateQuery { route, window, cap: move |_| cap });
+    let before = store.admission_statements();
+    let mut counts = Vec::new();
+    loop {
+        let c = count().await.unwrap();
+        if !c.counted {
+            assert_eq!(c.current, cap, "refused before the window was full: {c:?}");
+            break;
+        }
+        counts.push(c.current);
+    }
+    assert_eq!(counts, (1..=cap).collect::<Vec<_>>(), "one replica's counts are consecutive and reach the cap");
+    let statements = store.admission_statements() - before;
+    // 1,000 counts: the first alone, reservations of an eighth of the room while it is ≥ 64
+    // (about 16 of them), then one statement per count for the last ~70.
+    assert!(statements < 120, "{statements} statements for {cap} counts");
+    assert!(statements > 60, "only {statements} statements: counts near the cap must each be exact");
+}
+
+/// Two replicas counting at once with reservations: the counts granted are distinct and within
+/// the cap, and what reservations leave unused is a small part of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_counting_ahead_never_exceed_the_cap() {
+    use orgplane_domain::ids::OrgId;
+    use orgplane_store::RateQuery;
+    let Some(db) = TestDb::new(Backend::Postgres).await else {
+        eprintln!("ORGPLANE_TEST_POSTGRES_URL is not set: replica test not run");
+        return;
+    };
+    let replicas = [db.store.clone(), Store::connect(&db.url).await.unwrap()];
+    let org = OrgId::parse("606000000127").unwrap();
+    let (route, window, cap) = (17, orgplane_store::now_ms() / 60_000 + 4_000, 2_000);
+    // Eight clients per replica, each counting until refused twice.
+    let tasks: Vec<_> = (0..16)
+        .map(|i| {
+            let store = replicas[i % 2].clone();
+            tokio::spawn(async move {
+                let (mut granted, mut refused) = (Vec::new(), 0);
+                while refused < 2 {
+                    let c = store.count_request(org, RateQuery { route, window, cap: move |_| cap }).await.unwrap();
+                    if c.counted { granted.push(c.current) } else { refused += 1 }
+                }
+                granted
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    all.sort_unstable();
+    let n = all.len();
+    all.dedup();
+    assert_eq!(all.len(), n, "a count was granted twice");
+    assert!(all.iter().all(|c| (1..=cap).contains(c)), "a count beyond the cap");
+    // A client is refused only once its replica's reserved room is spent and the window is full,
+    // so with clients on both replicas to the end nothing reserved is left unused.
+    assert_eq!(n as i64, cap, "granted {n} of {cap}");
+    replicas[1].close().await;
+}
