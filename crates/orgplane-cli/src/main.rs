@@ -239,6 +239,9 @@ async fn main() -> anyhow::Result<()> {
                 orgplane_notify::WebhookSender::new(server.master_key.clone(), config.webhook_allow_private_addresses);
             let worker =
                 orgplane_notify::Worker::new(store.clone(), mailer, webhooks).spawn(std::time::Duration::from_secs(5));
+            // PostgreSQL: the lease under the identity kept in the data directory, so that a
+            // restart after a crash takes the old lease over instead of waiting for it to run out.
+            store.serve_as_replica_in(&config.data_dir);
             orgplane_server::serve(listener, store.clone(), server).await?;
             worker.stop().await;
             store.close().await;

@@ -4,7 +4,7 @@
 //! a lease that costs each request a read of the change counter (the admission statement, see
 //! `admission`). With one the cost moves to the changes, which are rare in a control plane:
 //!
-//! - a serving replica holds a lease: a row of `replica_leases` renewed every second, good for
+//! - a serving replica holds a lease: a row of `replica_leases` renewed twice a second, good for
 //!   `LEASE_MS` by the database's clock, and a connection that listens for the counter's
 //!   notifications;
 //! - a change advances the counter and notifies it in one statement, then waits until every
@@ -29,17 +29,18 @@ use crate::{Store, db};
 use orgplane_domain::Result;
 use sqlx::postgres::PgListener;
 use sqlx::{AnyPool, Row};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// How long a renewal keeps the lease by the database's clock (other replicas wait for an
 /// unconfirmed replica at most this long after its last renewal).
-const LEASE_MS: i64 = 3_000;
+const LEASE_MS: i64 = 2_000;
 /// How long a confirmed renewal lets this replica trust its cache, from when it was sent: less
 /// than the lease, so that the database's view of it ends later than this replica's.
-const TRUSTED: Duration = Duration::from_millis(2_500);
-const RENEW_EVERY: Duration = Duration::from_secs(1);
+const TRUSTED: Duration = Duration::from_millis(1_500);
+const RENEW_EVERY: Duration = Duration::from_millis(500);
 /// The notification channel: payload `<counter>` for a change, `lease <id> <seq> <counter>`
 /// for a renewal.
 const CHANNEL: &str = "orgplane_changes";
@@ -90,44 +91,36 @@ impl Lease {
             return;
         }
         let until = (renewal.sent + TRUSTED).duration_since(self.base).as_nanos() as u64;
-        self.holds_until.fetch_max(until, Ordering::AcqRel);
+        if self.holds_until.fetch_max(until, Ordering::AcqRel) == 0 {
+            tracing::info!("this replica holds its lease: requests no longer read the change counter");
+        }
     }
 }
 
 /// The store's part in the leases: started once by the server (`Store::serve_as_replica`),
 /// stopped by `Store::close` or when the last handle of the store is dropped.
 pub(crate) struct Replica {
-    pub lease: Arc<Lease>,
+    /// Set when the lease is taken.
+    lease: OnceLock<Arc<Lease>>,
     /// PostgreSQL's URL, for the listening connection (`None` for SQLite).
     url: Option<String>,
-    started: AtomicBool,
     tasks: Mutex<Vec<tokio::task::AbortHandle>>,
+    /// The locked file the lease's identity was kept in, if any: held while this process runs.
+    identity: Mutex<Option<std::fs::File>>,
 }
 
 impl Replica {
     pub fn new(url: Option<String>) -> Self {
-        let id = format!("{:032x}", rand::random::<u128>());
-        Replica {
-            lease: Arc::new(Lease {
-                id,
-                base: Instant::now(),
-                holds_until: AtomicU64::new(0),
-                generation: AtomicU64::new(0),
-                listening: AtomicBool::new(false),
-                pending: Mutex::new(None),
-                renew_now: tokio::sync::Notify::new(),
-            }),
-            url,
-            started: AtomicBool::new(false),
-            tasks: Mutex::new(Vec::new()),
-        }
+        Replica { lease: OnceLock::new(), url, tasks: Mutex::new(Vec::new()), identity: Mutex::new(None) }
     }
 
     fn stop(&self) {
         for task in self.tasks.lock().expect("replica tasks lock").drain(..) {
             task.abort();
         }
-        self.lease.lose();
+        if let Some(lease) = self.lease.get() {
+            lease.lose();
+        }
     }
 }
 
@@ -137,35 +130,96 @@ impl Drop for Replica {
     }
 }
 
+fn new_replica_id() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
+/// The identity kept in `dir`/`replica-id`, made on first use, and the file, locked: the lock
+/// is the proof that no other live process uses it (the system drops it when a process dies).
+fn kept_identity(dir: &Path) -> std::io::Result<(String, std::fs::File)> {
+    use std::io::{Read, Seek, Write};
+    std::fs::create_dir_all(dir)?;
+    let mut file =
+        std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(dir.join("replica-id"))?;
+    file.try_lock().map_err(|e| std::io::Error::other(format!("replica-id is locked by another process ({e})")))?;
+    let mut text = String::new();
+    file.read_to_string(&mut text)?;
+    let kept = text.trim();
+    if kept.len() == 32 && kept.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok((kept.to_string(), file));
+    }
+    let id = new_replica_id();
+    file.set_len(0)?;
+    file.rewind()?;
+    file.write_all(id.as_bytes())?;
+    file.sync_all()?;
+    Ok((id, file))
+}
+
 impl Store {
     /// PostgreSQL: takes a lease (see the module), so that requests are served from the read
     /// cache without a round trip while it holds. Until it does, and whenever it does not,
     /// requests read the change counter as before. Later calls, and SQLite, do nothing.
     pub fn serve_as_replica(&self) {
+        self.take_lease(new_replica_id);
+    }
+
+    /// As `serve_as_replica`, under the identity kept in `dir` (the file `replica-id`, locked
+    /// while this process runs). A server restarted on the same directory after a crash takes
+    /// its own lease over, where a new identity would leave the changes of other replicas (and
+    /// its own) waiting up to `TRUSTED` for the old one to run out. If another live process
+    /// holds the file, this one takes a new identity.
+    pub fn serve_as_replica_in(&self, dir: &Path) {
+        self.take_lease(|| match kept_identity(dir) {
+            Ok((id, file)) => {
+                *self.replica.identity.lock().expect("replica identity lock") = Some(file);
+                id
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, dir = %dir.display(), "could not keep this replica's identity; taking a new one");
+                new_replica_id()
+            }
+        });
+    }
+
+    fn take_lease(&self, id: impl FnOnce() -> String) {
         let Some(url) = self.replica.url.clone() else { return };
-        if self.replica.started.swap(true, Ordering::SeqCst) {
+        if self.replica.lease.get().is_some() {
             return;
         }
-        let lease = &self.replica.lease;
+        let lease = Arc::new(Lease {
+            id: id(),
+            base: Instant::now(),
+            holds_until: AtomicU64::new(0),
+            generation: AtomicU64::new(0),
+            listening: AtomicBool::new(false),
+            pending: Mutex::new(None),
+            renew_now: tokio::sync::Notify::new(),
+        });
+        if self.replica.lease.set(lease.clone()).is_err() {
+            return;
+        }
         let listen = tokio::spawn(listen(url, lease.clone(), self.cache.clone(), self.pool.clone()));
-        let renew = tokio::spawn(renew(lease.clone(), self.pool.clone()));
+        let renew = tokio::spawn(renew(lease, self.pool.clone()));
         self.replica.tasks.lock().expect("replica tasks lock").extend([listen.abort_handle(), renew.abort_handle()]);
     }
 
     /// Whether this replica's lease holds: its cache is in step without asking the database.
     pub fn lease_holds(&self) -> bool {
-        self.replica.lease.holds()
+        self.replica.lease.get().is_some_and(|lease| lease.holds())
+    }
+
+    /// The identity this replica's lease is held under, once taken.
+    pub fn replica_id(&self) -> Option<&str> {
+        self.replica.lease.get().map(|lease| lease.id.as_str())
     }
 
     /// Stops the lease and gives it up, so that changes through other replicas stop waiting
     /// for this one.
     pub(crate) async fn end_lease(&self) {
-        if !self.replica.started.load(Ordering::SeqCst) {
-            return;
-        }
+        let Some(id) = self.replica_id() else { return };
         self.replica.stop();
-        let gone =
-            sqlx::query("DELETE FROM replica_leases WHERE id = $1").bind(&self.replica.lease.id).execute(&self.pool);
+        let gone = sqlx::query("DELETE FROM replica_leases WHERE id = $1").bind(id).execute(&self.pool);
         if let Err(e) = gone.await {
             tracing::warn!(error = %e, "could not give up this replica's lease; changes may wait for it to run out");
         }
@@ -175,7 +229,8 @@ impl Store {
     /// listening replicas, then waits until every other replica holding a lease has seen the
     /// change, or until none can still trust a cache that missed it.
     pub(crate) async fn announce_change(&self) -> Result<()> {
-        let me = self.replica.lease.id.as_str();
+        // This replica's own cache was cleared by `changed`; without a lease it has no row.
+        let me = self.replica_id().unwrap_or_default();
         let waiting = |epoch_sql: &str| {
             format!(
                 "(SELECT count(*) FROM replica_leases r \
