@@ -3,7 +3,8 @@
 //! With PostgreSQL they live in the database (`rate_limit_counters`, an UNLOGGED table: a counter
 //! needs no crash safety, and skipping the WAL keeps the write on every authenticated request
 //! cheap), so every replica counts against one budget; a request is counted by the admission
-//! statement it shares with the requests arriving together (see `admission`). SQLite serves one
+//! statement it shares with the requests arriving together (see `admission`), or, far from the
+//! cap, from counts such a statement took ahead for this replica (`Reserved`). SQLite serves one
 //! process, so its counters live in that process's memory and the table stays empty there: a
 //! write transaction per request would queue every read behind SQLite's single writer.
 //!
