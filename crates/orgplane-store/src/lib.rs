@@ -188,7 +188,7 @@ impl Store {
         self.cache.clear();
         if self.backend == Backend::Postgres {
             if let Err(e) = self.announce_change().await {
-                tracing::warn!(error = %e, "could not advance the change counter; other replicas may serve cached data for up to 30 s");
+                tracing::warn!(error = %e, "could not announce a change to the other replicas; they may serve cached data for up to 30 s");
             }
         }
     }

@@ -253,13 +253,16 @@ impl Store {
         while waiting_for > 0 && bumped.elapsed() < TRUSTED {
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(Duration::from_millis(20));
-            let row = sqlx::query(sqlx::AssertSqlSafe(poll.as_str()))
-                .bind(me)
-                .bind(epoch)
-                .fetch_one(&self.pool)
-                .await
-                .map_err(db)?;
-            waiting_for = row.try_get(0).map_err(db)?;
+            let polled =
+                sqlx::query(sqlx::AssertSqlSafe(poll.as_str())).bind(me).bind(epoch).fetch_one(&self.pool).await;
+            match polled.map_err(db).and_then(|row| row.try_get(0).map_err(db)) {
+                Ok(n) => waiting_for = n,
+                Err(e) => {
+                    // The acknowledgements cannot be read: wait out the longest trust instead.
+                    tokio::time::sleep(TRUSTED.saturating_sub(bumped.elapsed())).await;
+                    return Err(e);
+                }
+            }
         }
         if waiting_for > 0 {
             tracing::warn!(
