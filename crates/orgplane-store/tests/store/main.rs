@@ -140,13 +140,25 @@ struct ReplicasWithToken {
     hash: String,
 }
 
+/// A fresh PostgreSQL database, or `None` (said on stderr) when the leg is not configured.
+async fn postgres_db() -> Option<TestDb> {
+    let db = TestDb::new(Backend::Postgres).await;
+    if db.is_none() {
+        eprintln!("ORGPLANE_TEST_POSTGRES_URL is not set: replica test not run");
+    }
+    db
+}
+
+/// Two replicas (stores with their own pools and caches) on one fresh PostgreSQL database.
+async fn postgres_replicas() -> Option<(TestDb, [Store; 2])> {
+    let db = postgres_db().await?;
+    let replicas = [db.store.clone(), Store::connect(&db.url).await.unwrap()];
+    Some((db, replicas))
+}
+
 async fn replicas_with_token(email: &str) -> Option<ReplicasWithToken> {
     use orgplane_domain::secret::{TokenKind, new_token, token_hash};
-    let Some(db) = TestDb::new(Backend::Postgres).await else {
-        eprintln!("ORGPLANE_TEST_POSTGRES_URL is not set: replica test not run");
-        return None;
-    };
-    let (a, b) = (db.store.clone(), Store::connect(&db.url).await.unwrap());
+    let (db, [a, b]) = postgres_replicas().await?;
     let (org, _, user) = a.register(&registration(email)).await.unwrap();
     let token = new_token(TokenKind::Personal);
     let info =
@@ -207,11 +219,7 @@ async fn a_request_syncs_with_other_replicas_once_and_the_next_request_sees_thei
 async fn concurrent_counts_through_two_replicas_let_exactly_the_cap_through() {
     use orgplane_domain::ids::OrgId;
     use orgplane_store::RateQuery;
-    let Some(db) = TestDb::new(Backend::Postgres).await else {
-        eprintln!("ORGPLANE_TEST_POSTGRES_URL is not set: replica test not run");
-        return;
-    };
-    let replicas = [db.store.clone(), Store::connect(&db.url).await.unwrap()];
+    let Some((_db, replicas)) = postgres_replicas().await else { return };
     let orgs = [("606000000123", 60), ("606000000124", 50), ("606000000125", 1)]
         .map(|(id, cap)| (OrgId::parse(id).unwrap(), cap));
     // A window ahead of the clock: no other test's pruning reaches it.
@@ -484,11 +492,7 @@ both_backends!(concurrent_token_writes_each_land_with_their_own_event, |app| {
 /// numbered twice and the chain verifies.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_batches_from_two_replicas_keep_one_unbroken_chain() {
-    let Some(db) = TestDb::new(Backend::Postgres).await else {
-        eprintln!("ORGPLANE_TEST_POSTGRES_URL is not set: replica test not run");
-        return;
-    };
-    let replicas = [db.store.clone(), Store::connect(&db.url).await.unwrap()];
+    let Some((_db, replicas)) = postgres_replicas().await else { return };
     let (org, _, user) = replicas[0].register(&registration("batch2@example.com")).await.unwrap();
     let written = write_tokens_at_once(&replicas, org, &user, 80).await;
     assert!(written.iter().all(|(_, d)| d.recorded));
@@ -627,10 +631,7 @@ async fn a_vanished_replica_delays_changes_only_until_its_trust_runs_out() {
 async fn counts_taken_ahead_are_given_in_order_without_statements_and_the_cap_holds() {
     use orgplane_domain::ids::OrgId;
     use orgplane_store::RateQuery;
-    let Some(db) = TestDb::new(Backend::Postgres).await else {
-        eprintln!("ORGPLANE_TEST_POSTGRES_URL is not set: replica test not run");
-        return;
-    };
+    let Some(db) = postgres_db().await else { return };
     let store = db.store.clone();
     // Leased: the counts need no statement to be in step with other replicas either.
     leased(&store).await;
@@ -661,11 +662,7 @@ async fn counts_taken_ahead_are_given_in_order_without_statements_and_the_cap_ho
 async fn two_replicas_counting_ahead_never_exceed_the_cap() {
     use orgplane_domain::ids::OrgId;
     use orgplane_store::RateQuery;
-    let Some(db) = TestDb::new(Backend::Postgres).await else {
-        eprintln!("ORGPLANE_TEST_POSTGRES_URL is not set: replica test not run");
-        return;
-    };
-    let replicas = [db.store.clone(), Store::connect(&db.url).await.unwrap()];
+    let Some((_db, replicas)) = postgres_replicas().await else { return };
     let org = OrgId::parse("606000000127").unwrap();
     let (route, window, cap) = (17, orgplane_store::now_ms() / 60_000 + 4_000, 2_000);
     // Eight clients per replica, each counting until refused twice.
